@@ -1,0 +1,36 @@
+# The PingPong assignment package. `make help` lists the targets.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+SUBMISSION ?= solution
+RESULTS    ?=
+
+.PHONY: help test grade skeletons clean
+
+help:
+	@echo "make test                  run the test suite (makes $(VENV) if missing)"
+	@echo "make grade                 grade the reference solution"
+	@echo "make grade SUBMISSION=path [RESULTS=file]   grade a zip, a folder or files"
+	@echo "make skeletons             rewrite the handout skeletons from solution/"
+
+# The virtual environment, rebuilt when the pinned requirements change.
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "PingPong needs Python 3.10 or newer to grade and test; set PYTHON=python3.x")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+grade: $(STAMP)
+	$(PY) -m autograder grade "$(SUBMISSION)" $(if $(RESULTS),--results "$(RESULTS)")
+
+skeletons: $(STAMP)
+	$(PY) -m autograder.skeleton --write
+
+clean:
+	rm -rf $(VENV) dist results

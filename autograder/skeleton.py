@@ -1,0 +1,108 @@
+"""The student's region in a file, and the code around it.
+
+The handout skeletons are the solution files with their regions emptied:
+one source of truth. `python -m autograder.skeleton --write` rewrites the
+skeletons from the solution; the test suite fails when they drift apart.
+The same cutting tells a grader whether a student changed code outside the
+region they were asked to fill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDOUT = ROOT / "assignment"
+SOLUTION = ROOT / "solution"
+STUDENT_FILES = ("server_student.py", "client2_student.py")
+
+START = "# *** start ***"
+END = "# *** end ***"
+_REGION = re.compile(r"^[ \t]*# \*\*\* start \*\*\*[ \t]*$(.*?)^[ \t]*# \*\*\* end \*\*\*[ \t]*$", re.M | re.S)
+
+
+@dataclass(frozen=True)
+class Parts:
+    before: str
+    region: str
+    after: str
+
+
+def normalise(text: str) -> str:
+    """Line endings and trailing space do not count as changes."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n") + "\n"
+
+
+def split(text: str) -> Parts | None:
+    """The file cut at its markers, or None when the markers are not both there once."""
+    text = normalise(text)
+    matches = list(_REGION.finditer(text))
+    if len(matches) != 1:
+        return None
+    match = matches[0]
+    return Parts(text[: match.start(1)], match.group(1), text[match.end(1) :])
+
+
+def emptied(text: str) -> str:
+    """The file with its region emptied: the skeleton of a solution file."""
+    parts = split(text)
+    if parts is None:
+        raise ValueError("no single '*** start ***' / '*** end ***' region")
+    return parts.before + "\n" + parts.after.lstrip("\n")
+
+
+def outside_changes(submitted: str, skeleton: str) -> list[str]:
+    """The lines changed outside the region, as a short unified diff; [] if none."""
+    theirs, ours = split(submitted), split(skeleton)
+    if ours is None:
+        raise ValueError("the skeleton has no region")
+    if theirs is None:
+        return ["the '# *** start ***' and '# *** end ***' lines are missing or repeated"]
+    diff = []
+    for label, mine, yours in (("before", ours.before, theirs.before), ("after", ours.after, theirs.after)):
+        lines = list(
+            difflib.unified_diff(
+                mine.splitlines(), yours.splitlines(), f"skeleton ({label} the region)", "yours", n=0, lineterm=""
+            )
+        )
+        diff.extend(lines)
+    return diff
+
+
+def drift() -> list[str]:
+    """Where the handout skeletons differ from the emptied solution files."""
+    problems = []
+    for name in STUDENT_FILES:
+        expected = emptied((SOLUTION / name).read_text(encoding="utf-8"))
+        actual = (HANDOUT / name).read_text(encoding="utf-8")
+        if actual != expected:
+            problems.append(name)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.skeleton",
+        description="Check (or, with --write, rewrite) the handout skeletons against solution/.",
+    )
+    parser.add_argument("--write", action="store_true", help="rewrite assignment/ from solution/")
+    args = parser.parse_args(argv)
+    if args.write:
+        for name in STUDENT_FILES:
+            text = emptied((SOLUTION / name).read_text(encoding="utf-8"))
+            (HANDOUT / name).write_text(text, encoding="utf-8", newline="\n")
+            print(f"wrote assignment/{name}")
+        return 0
+    problems = drift()
+    for name in problems:
+        print(f"assignment/{name} is not solution/{name} with its region emptied: run `make skeletons`")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
