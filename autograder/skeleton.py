@@ -13,12 +13,8 @@ import argparse
 import difflib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HANDOUT = ROOT / "assignment"
-SOLUTION = ROOT / "solution"
-STUDENT_FILES = ("server_student.py", "client2_student.py")
+from .handout import FOLDER as HANDOUT, SOLUTION, STUDENT_FILES
 
 START = "# *** start ***"
 END = "# *** end ***"

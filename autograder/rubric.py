@@ -1,0 +1,111 @@
+"""The tests, what each is worth, and the instructor's file that sets it.
+
+The tests themselves are fixed here; an instructor changes only their
+points, their visibility on Gradescope and the time limits, in
+`rubric.toml`. A mistake there is refused with the key that is wrong, before
+any student code runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .scenario import Limits
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Gradescope's Ubuntu 22.04 has Python 3.10
+    import tomli as tomllib
+
+DEFAULT_FILE = Path(__file__).with_name("rubric.toml")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+@dataclass(frozen=True)
+class Test:
+    key: str
+    name: str
+    expected: str  # what should happen, in a student's words
+    points: float = 0.0
+    visibility: str = "visible"
+
+
+TESTS = (
+    Test("client2_answers", "client2 answers a Ping with a Pong",
+         "your client2 receives the Ping (from the reference server) and answers it with one Pong", 40),
+    Test("server_forwards_ping", "server forwards the Ping from client1 to client2",
+         "your server receives client1's Ping and forwards it, once, to client2", 20),
+    Test("server_forwards_pong", "server forwards the Pong from client2 to client1",
+         "your server receives client2's Pong and forwards it, once, to client1", 20),
+    Test("together", "your server and client2 complete the exchange together",
+         "with your server and your client2, client1's Ping reaches client2 and its Pong comes back to client1", 20),
+    Test("files_present", "the expected files are present (informational)",
+         "server_student.py and client2_student.py in your submission"),
+    Test("outside_unchanged", "code outside the *** start *** / *** end *** regions is unchanged (informational)",
+         "your changes only between the '# *** start ***' and '# *** end ***' lines"),
+)
+GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "together")
+
+
+class ConfigError(ValueError):
+    """The rubric file is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Rubric:
+    tests: tuple[Test, ...]
+    limits: Limits
+
+    @property
+    def max_score(self) -> float:
+        return sum(test.points for test in self.tests)
+
+
+def load(path: Path | None = None) -> Rubric:
+    path = path or DEFAULT_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it: {error}") from None
+    return parse(data, str(path))
+
+
+def parse(data: dict, where: str = "rubric") -> Rubric:
+    _only(data, {"limits", "tests"}, where, "")
+    limits = Limits()
+    raw_limits = data.get("limits", {})
+    _only(raw_limits, set(Limits.__dataclass_fields__), where, "limits.")
+    for key, value in raw_limits.items():
+        if not _number(value) or value <= 0:
+            raise ConfigError(f"{where}: limits.{key} must be a number of seconds above 0, not {value!r}")
+        limits = replace(limits, **{key: float(value)})
+    tests = {test.key: test for test in TESTS}
+    raw_tests = data.get("tests", {})
+    _only(raw_tests, set(tests), where, "tests.")
+    for key, settings in raw_tests.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{where}: tests.{key} must be a table of settings")
+        allowed = {"points", "visibility"} if key in GRADED else {"visibility"}
+        _only(settings, allowed, where, f"tests.{key}.")
+        points = settings.get("points", tests[key].points)
+        if not _number(points) or points < 0:
+            raise ConfigError(f"{where}: tests.{key}.points must be a number of points, 0 or more, not {points!r}")
+        visibility = settings.get("visibility", tests[key].visibility)
+        if visibility not in VISIBILITIES:
+            raise ConfigError(f"{where}: tests.{key}.visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+        tests[key] = replace(tests[key], points=float(points), visibility=visibility)
+    return Rubric(tuple(tests[test.key] for test in TESTS), limits)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _only(table: object, allowed: set[str], where: str, prefix: str) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'the file'} must be a table")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {prefix}{key} (known: {', '.join(sorted(allowed))})")

@@ -1,0 +1,144 @@
+"""The three scenes a submission is graded in, each a short script.
+
+    client2   the harness plays the server (and client1); the student's client2
+    server    the student's server; the harness plays client1 and client2
+    together  the student's server and client2; the harness plays client1 and
+              taps the connection between the two student programs
+
+Each scene only records what happened (a `Trace`); `rules` decides what it
+was worth. Scenes are independent and run side by side.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import sandbox
+from .handout import FOLDER, utils2
+from .scene import Event, Scene
+
+Ping, Pong = utils2.Message.Ping, utils2.Message.Pong
+SCENARIOS = ("client2", "server", "together")
+
+
+@dataclass(frozen=True)
+class Limits:
+    scenario_seconds: float = 5.0  # the whole scene, from start to hang-up
+    settle_seconds: float = 1.0  # longest wait for a busy program to go quiet
+    exit_seconds: float = 1.0  # how long programs get to end by themselves after the exchange
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one scene saw: the frames, in order, and how each student program ran."""
+
+    scenario: str
+    events: tuple[Event, ...]
+    runs: dict[str, sandbox.ProgramRun] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()  # student files the scene needed and did not have
+    greeted_as: dict[str, str] = field(default_factory=dict)  # program -> role it claimed
+
+
+def _workspace(root: Path, name: str, student_file: Path) -> Path:
+    """A fresh folder with the grader's utils2.py and one student file."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    shutil.copyfile(FOLDER / "utils2.py", folder / "utils2.py")
+    shutil.copyfile(student_file, folder / student_file.name)
+    return folder
+
+
+def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds)
+    listening = scene.listener()
+    folder = _workspace(root, "client2", files["client2_student.py"])
+    client2 = scene.start("client2", folder / "client2_student.py", folder, listening.getsockname()[1])
+    scene.serve(listening, client2)
+    try:
+        greeted = lambda: next((p for p in scene.endpoints if p.greeted), None)  # noqa: E731
+        scene.wait(lambda: greeted() is not None or client2.exited())
+        link = greeted()
+        if link is not None:
+            scene.send(link, Ping)  # client1's Ping, forwarded once client2 is waiting
+            scene.wait(lambda: bool(link.received) or not link.open)
+        scene.settle()
+        claimed = {"client2": link.peer} if link is not None else {}
+    finally:
+        listening.close()
+        runs = scene.close(limits.exit_seconds)
+    return Trace("client2", tuple(scene.events), runs, greeted_as=claimed)
+
+
+def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds)
+    listening = scene.listener()
+    port = listening.getsockname()[1]
+    folder = _workspace(root, "server", files["server_student.py"])
+    try:
+        server = scene.start("server", folder / "server_student.py", folder, port, listening)
+    finally:
+        listening.close()  # the server has its own copy now
+    try:
+        client2 = scene.connect("client2", port, server)
+        client1 = scene.connect("client1", port, server)
+        scene.send(client1, Ping)
+        scene.wait(lambda: bool(client2.received) or not client2.open)
+        if client2.received[:1] == ["Ping"]:  # the reference client2 answers only a Ping
+            scene.send(client2, Pong)
+            scene.wait(lambda: bool(client1.received) or not client1.open)
+        scene.settle()
+    finally:
+        runs = scene.close(limits.exit_seconds)
+    return Trace("server", tuple(scene.events), runs)
+
+
+def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds)
+    listening, tapping = scene.listener(), scene.listener()
+    port = listening.getsockname()[1]
+    server_folder = _workspace(root, "server", files["server_student.py"])
+    client_folder = _workspace(root, "client2", files["client2_student.py"])
+    try:
+        server = scene.start("server", server_folder / "server_student.py", server_folder, port, listening)
+    finally:
+        listening.close()
+    client2 = scene.start("client2", client_folder / "client2_student.py", client_folder, tapping.getsockname()[1])
+    scene.tap(tapping, port, server, client2)
+    try:
+        client1 = scene.connect("client1", port, server)
+        tapped = lambda: any(p.greeted and p.partner is not None for p in scene.endpoints)  # noqa: E731
+        scene.wait(lambda: tapped() or client2.exited() or server.exited())
+        scene.settle()
+        scene.send(client1, Ping)
+        scene.wait(lambda: bool(client1.received) or not client1.open)
+        scene.settle()
+    finally:
+        tapping.close()
+        runs = scene.close(limits.exit_seconds)
+    return Trace("together", tuple(scene.events), runs)
+
+
+_SCRIPTS = {"client2": _client2, "server": _server, "together": _together}
+_NEEDS = {
+    "client2": ("client2_student.py",),
+    "server": ("server_student.py",),
+    "together": ("server_student.py", "client2_student.py"),
+}
+
+
+def play(name: str, files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
+    """Run one scene, or say which student files it lacked."""
+    missing = tuple(f for f in _NEEDS[name] if files.get(f) is None)
+    if missing:
+        return Trace(name, (), missing=missing)
+    return _SCRIPTS[name](files, limits, root)
+
+
+def play_all(files: dict[str, Path | None], limits: Limits, root: Path) -> dict[str, Trace]:
+    """Every scene, side by side."""
+    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+        futures = {name: pool.submit(play, name, files, limits, root) for name in SCENARIOS}
+        return {name: future.result() for name, future in futures.items()}

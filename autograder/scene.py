@@ -1,0 +1,274 @@
+"""The harness's side of the network: the only witness whose word counts.
+
+In every scene the harness plays the reference roles itself (the server, or
+client1 and client2) on real sockets, and puts a tap on any connection
+between two student programs. Every frame that crosses a harness socket is
+written down as an `Event` with the time the harness saw it; what a student
+program prints is never read for a verdict.
+
+One rule keeps the verdicts deterministic: the harness delivers nothing to a
+student program until that program is quiet (every process of it asleep,
+waiting). Whatever a program sends before it was given a reason to, it sent
+unprompted, and the log shows it so on every run, however loaded the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import time
+from dataclasses import dataclass, field
+
+from . import sandbox
+from .handout import utils2
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A frame that went from `src` to `dst`, as the harness saw it pass."""
+
+    frame: str  # "Ping", "Pong", "HELLO client2", or "garbage b'...'"
+    src: str  # "client1", "client2" or "server"
+    dst: str
+    seen: float  # seconds into the scene when the harness received (or sent) it
+    passed: float  # when it reached `dst`: later than seen only if held for quiet
+
+
+@dataclass
+class Endpoint:
+    """One harness socket: a reference role's connection, or one side of a tap."""
+
+    sock: socket.socket
+    me: str  # whom the harness speaks for on this socket
+    peer: str  # who is at the other end
+    student: sandbox.Program | None  # the student program at the other end, if any
+    partner: Endpoint | None = None  # for a tap: the other side, where frames go on
+    buffer: bytes = b""
+    open: bool = True
+    greeted: bool = False
+    closing: bool = False  # a tap side whose partner hung up: close once the outbox is delivered
+    received: list[str] = field(default_factory=list)
+    outbox: list[tuple[str, bytes, float]] = field(default_factory=list)
+
+
+class Scene:
+    """One scenario's sockets, programs and log, with bounded waits for events."""
+
+    def __init__(self, seconds: float, settle_seconds: float) -> None:
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + seconds
+        self.settle_seconds = settle_seconds
+        self.events: list[Event] = []
+        self.programs: dict[str, sandbox.Program] = {}
+        self.endpoints: list[Endpoint] = []
+        self.selector = selectors.DefaultSelector()
+        self._taps: dict[socket.socket, tuple[str, int, sandbox.Program | None]] = {}
+        self._pidfds: list[int] = []
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    # --- setting the scene -------------------------------------------------
+
+    def listener(self) -> socket.socket:
+        """A listening socket on a port the kernel chose: no race with other gradings."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((HOST, 0))
+        sock.listen(8)
+        return sock
+
+    def start(self, name: str, script, folder, port: int, listening: socket.socket | None = None) -> sandbox.Program:
+        env = {"PINGPONG_HOST": HOST, "PINGPONG_PORT": str(port), "PINGPONG_CONNECT_TIMEOUT": str(self.left())}
+        fds: tuple[int, ...] = ()
+        if listening is not None:
+            env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
+            fds = (listening.fileno(),)
+        program = sandbox.start(name, script, folder, env, fds)
+        self.programs[name] = program
+        if hasattr(os, "pidfd_open"):
+            try:  # lets a program's exit wake the selector at once
+                fd = os.pidfd_open(program.pid)
+                self._pidfds.append(fd)
+                self.selector.register(fd, selectors.EVENT_READ, "exit")
+            except OSError:
+                pass
+        return program
+
+    def serve(self, listening: socket.socket, student: sandbox.Program) -> None:
+        """The harness plays the server for whatever connects to `listening`."""
+        self.selector.register(listening, selectors.EVENT_READ, ("serve", student))
+
+    def connect(self, me: str, port: int, student: sandbox.Program) -> Endpoint:
+        """The harness plays client `me`, connecting to a student server and saying hello."""
+        sock = socket.create_connection((HOST, port))
+        point = self._add(sock, me, "server", student)
+        point.greeted = True
+        sock.sendall(utils2.encode(me))
+        return point
+
+    def tap(self, listening: socket.socket, server_port: int, server: sandbox.Program | None, client: sandbox.Program | None) -> None:
+        """Relay what connects to `listening` on to the student server, writing all down."""
+        self._taps[listening] = (server_port, server, client)
+        self.selector.register(listening, selectors.EVENT_READ, ("tap", None))
+
+    def _add(self, sock: socket.socket, me: str, peer: str, student: sandbox.Program | None) -> Endpoint:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        point = Endpoint(sock, me, peer, student)
+        self.endpoints.append(point)
+        self.selector.register(sock, selectors.EVENT_READ, point)
+        return point
+
+    # --- sending -------------------------------------------------------------
+
+    def send(self, point: Endpoint, msg: utils2.Message) -> None:
+        """Send `msg` from the role the harness plays on `point`, once its peer is quiet."""
+        point.outbox.append((msg.value, utils2.encode(msg), self.now()))
+
+    def _flush(self, point: Endpoint) -> None:
+        """Deliver what waits for `point`'s student program, if it is quiet by now."""
+        if not point.outbox or not point.open:
+            return
+        if point.student is not None and not self._settled(point.student, point.outbox[0][2]):
+            return
+        for frame, data, seen in point.outbox:
+            try:
+                point.sock.sendall(data)
+            except OSError:
+                self._closed(point)
+                return
+            src = point.me if point.partner is None else point.partner.peer
+            first_seen = seen if point.partner is not None else self.now()
+            self.events.append(Event(frame, src, point.peer, first_seen, self.now()))
+        point.outbox.clear()
+        if point.closing:
+            self._closed(point)
+
+    def _settled(self, program: sandbox.Program, since: float) -> bool:
+        if self.now() - since >= self.settle_seconds or program.exited():
+            return True
+        return program.quiet() and self._nothing_readable() and program.quiet()
+
+    def _nothing_readable(self) -> bool:
+        return not any(isinstance(key.data, Endpoint) for key, _ in self.selector.select(0))
+
+    # --- waiting -------------------------------------------------------------
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def wait(self, done, within: float | None = None, polling: bool = False) -> bool:
+        """Handle traffic until done() is true or time runs out; returns done().
+
+        `polling`: done() watches something no socket announces (a program
+        going quiet), so look again every couple of milliseconds.
+        """
+        stop = time.monotonic() + (self.left() if within is None else min(within, self.left()))
+        while True:
+            for point in self.endpoints:
+                self._flush(point)
+            if done():
+                return True
+            remaining = stop - time.monotonic()
+            if remaining <= 0:
+                return bool(done())
+            pending = any(point.outbox and point.open for point in self.endpoints)
+            # Without pidfds (not Linux), a program's exit wakes nothing: look often.
+            nap = 0.002 if pending or polling else (remaining if self._pidfds else 0.05)
+            for key, _ in self.selector.select(min(remaining, nap)):
+                self._handle(key)
+
+    def settle(self) -> None:
+        """Wait until every student program is quiet or gone (bounded)."""
+        since = self.now()
+        self.wait(lambda: all(self._settled(p, since) for p in self.programs.values()), polling=True)
+
+    def _handle(self, key: selectors.SelectorKey) -> None:
+        data = key.data
+        if data == "exit":
+            self.selector.unregister(key.fileobj)
+            return
+        if isinstance(data, tuple):
+            kind, student = data
+            sock, _ = key.fileobj.accept()
+            if kind == "serve":
+                self._add(sock, "server", "client?", student)
+            else:
+                port, server, client = self._taps[key.fileobj]
+                outer = self._add(sock, "server", "client?", client)
+                try:
+                    onward = socket.create_connection((HOST, port))
+                except OSError:
+                    self._closed(outer)
+                    return
+                inner = self._add(onward, "client?", "server", server)
+                inner.greeted = True  # servers do not introduce themselves
+                outer.partner, inner.partner = inner, outer
+            return
+        self._read(data)
+
+    def _read(self, point: Endpoint) -> None:
+        try:
+            chunk = point.sock.recv(4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._closed(point)
+            return
+        try:
+            frames, point.buffer = utils2.split_frames(point.buffer + chunk)
+        except utils2.ProtocolError:
+            frames, point.buffer = [point.buffer + chunk], b""
+        for raw in frames:
+            self._frame(point, raw)
+
+    def _frame(self, point: Endpoint, raw: bytes) -> None:
+        try:
+            item = utils2.decode(raw)
+        except utils2.ProtocolError:
+            item = None
+        if not point.greeted and isinstance(item, tuple):
+            point.greeted = True
+            point.peer = item[1]
+            if point.partner is not None:
+                point.partner.me = item[1]
+                point.partner.sock.sendall(raw)
+            return
+        frame = item.value if isinstance(item, utils2.Message) else f"garbage {raw!r}"
+        if not point.greeted:
+            frame = f"{frame} before saying who it is"
+        now = self.now()
+        if point.partner is None:
+            point.received.append(frame)
+            self.events.append(Event(frame, point.peer, point.me, now, now))
+        else:
+            point.partner.outbox.append((frame, raw, now))
+
+    def _closed(self, point: Endpoint) -> None:
+        if not point.open:
+            return
+        point.open = False
+        self.selector.unregister(point.sock)
+        point.sock.close()
+        partner = point.partner
+        if partner is not None and partner.open:
+            if partner.outbox:  # a tap still delivers what it holds, then passes the close on
+                partner.closing = True
+            else:
+                self._closed(partner)
+
+    # --- ending ---------------------------------------------------------------
+
+    def close(self, grace: float) -> dict[str, sandbox.ProgramRun]:
+        """Hang up every harness socket, give programs `grace` s to end, stop them."""
+        for point in self.endpoints:
+            self._flush(point)
+            self._closed(point)
+        end = time.monotonic() + grace
+        runs = {name: p.stop(max(0.0, end - time.monotonic())) for name, p in self.programs.items()}
+        for fd in self._pidfds:
+            os.close(fd)
+        self.selector.close()
+        return runs
