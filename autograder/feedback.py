@@ -7,6 +7,8 @@ student's printed lines are shown, never believed.
 
 from __future__ import annotations
 
+import re
+
 from .rules import Judgement
 from .sandbox import ProgramRun
 from .scenario import Limits, Trace
@@ -90,6 +92,13 @@ def program_output(trace: Trace) -> list[tuple[str, ProgramRun]]:
     return [(name, trace.runs[name]) for name in ROLE_OF[trace.scenario] if name in trace.runs]
 
 
+def _block(text: str) -> list[str]:
+    """A Markdown code block that the program's own backticks cannot close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", text, fence]
+
+
 def render(test: str, expected: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
     """The Markdown a student reads for a failed test."""
     parts = [f"**Expected:** {expected}.", "", "**What happened** (as the grader saw it on the network):",
@@ -103,11 +112,11 @@ def render(test: str, expected: str, trace: Trace, judgement: Judgement, limits:
                   else f"exited with status {run.returncode}")
         parts += ["", f"**Your {name}** {status}."]
         if run.traceback:
-            parts += ["```text", run.traceback[-3000:], "```"]
+            parts += _block(run.traceback[-3000:])
         tail = run.stdout.tail(15)
         if tail:
             parts += [f"Last lines it printed{' (some output was left out)' if run.stdout.dropped else ''}:",
-                      "```text", tail, "```"]
+                      *_block(tail)]
         elif run.stderr.text and not run.traceback:
-            parts += ["What it printed to stderr:", "```text", run.stderr.tail(15), "```"]
+            parts += ["What it printed to stderr:", *_block(run.stderr.tail(15))]
     return "\n".join(parts)
