@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from . import sandbox
+from . import readiness, sandbox
 from .handout import utils2
 
 HOST = "127.0.0.1"
@@ -147,9 +147,19 @@ class Scene:
             self._closed(point)
 
     def _settled(self, program: sandbox.Program, since: float) -> bool:
-        if self.now() - since >= self.settle_seconds or program.exited():
+        """Is `program` waiting for input (or gone)? Bounded for a busy one.
+
+        A program sleeping by the clock is never settled: whatever it sends
+        when it wakes, it sent without being asked.
+        """
+        if program.exited():
             return True
-        return program.quiet() and self._nothing_readable() and program.quiet()
+        now = readiness.state(program.tree())
+        if now == readiness.BUSY:
+            return self.now() - since >= self.settle_seconds
+        if now == readiness.SLEEPING:
+            return False
+        return self._nothing_readable() and readiness.state(program.tree()) == readiness.READY
 
     def _nothing_readable(self) -> bool:
         return not any(isinstance(key.data, Endpoint) for key, _ in self.selector.select(0))
