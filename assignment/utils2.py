@@ -199,8 +199,12 @@ class Server:
                     link = _Link(sock, "a new connection")
                     pending.append(link)
                     self._selector.register(sock, selectors.EVENT_READ, link)
-                else:
+                elif key.data in pending:
                     self._greet(key.data, pending)
+                else:
+                    # A client that has already said who it is may send (or
+                    # leave) while the server still waits for the other one.
+                    self._take(key.data)
         self._selector.unregister(self._listener)
         self._listener.close()
 
@@ -231,6 +235,16 @@ class Server:
         for frame in frames[1:]:
             self._queue(link, frame)
 
+    def _take(self, link):
+        """Queue the messages one read from a connected client brings."""
+        frames = link.read()
+        if frames is None:
+            self._selector.unregister(link.sock)
+            _say("server", "{} disconnected".format(link.name))
+            return
+        for frame in frames:
+            self._queue(link, frame)
+
     def _queue(self, link, frame):
         if not isinstance(frame, Message):
             raise ProtocolError("{} sent {} after its greeting".format(link.name, frame))
@@ -246,14 +260,7 @@ class Server:
                 _say("server", "both clients have disconnected")
                 return None
             for key, _ in self._selector.select():
-                link = key.data
-                frames = link.read()
-                if frames is None:
-                    self._selector.unregister(link.sock)
-                    _say("server", "{} disconnected".format(link.name))
-                    continue
-                for frame in frames:
-                    self._queue(link, frame)
+                self._take(key.data)
         link, msg = self._inbox.pop(0)
         self._last = link
         _say("server", "received {} from {}".format(msg.name, link.name))
@@ -284,6 +291,9 @@ class Server:
 
     def _deliver(self, link, msg, story):
         try:
+            if not link.open:
+                # Its end of the stream has already been read: nobody would get msg.
+                raise ConnectionError
             link.send(msg)
         except OSError:
             raise ConnectionError(
