@@ -51,6 +51,20 @@ def address():
     return host, port
 
 
+def _seconds(variable, default):
+    """A positive number of seconds from the environment, or the default."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ValueError("{} must be a number of seconds above 0, not {!r}".format(variable, text))
+    return value
+
+
 def encode(item):
     """The bytes of one frame: a Message, or a role name for the greeting."""
     if isinstance(item, Message):
@@ -162,7 +176,9 @@ def _listen(host, port):
         raise OSError(
             "the server cannot listen on {}:{}: {}. Is another server still running? "
             "Stop it, or pick another port by setting PINGPONG_PORT in every terminal, "
-            "for example PINGPONG_PORT={}.".format(host, port, error.strerror or error, port + 1)
+            "for example PINGPONG_PORT={}.".format(
+                host, port, error.strerror or error, port + 1 if port < 65535 else 50506
+            )
         ) from None
     sock.listen(8)
     return sock
@@ -328,7 +344,7 @@ class Client:
 
     def _connect(self):
         host, port = address()
-        limit = float(os.environ.get("PINGPONG_CONNECT_TIMEOUT") or CONNECT_TIMEOUT)
+        limit = _seconds("PINGPONG_CONNECT_TIMEOUT", CONNECT_TIMEOUT)
         deadline = time.monotonic() + limit
         said = False
         while True:

@@ -93,3 +93,12 @@ def test_a_port_that_is_not_a_number(launcher, reference_folder):
     server = launcher.start("server", reference_folder, env={"PINGPONG_PORT": "fifty"})
     assert server.wait() != 0, server.report()
     assert "PINGPONG_PORT must be a number, not 'fifty'" in server.stderr, server.report()
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "-3"])
+def test_a_bad_connect_timeout_names_the_variable(value, monkeypatch):
+    from autograder.handout import utils2
+
+    monkeypatch.setenv("PINGPONG_CONNECT_TIMEOUT", value)
+    with pytest.raises(ValueError, match="PINGPONG_CONNECT_TIMEOUT must be a number of seconds above 0"):
+        utils2.Client("client1")
