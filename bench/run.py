@@ -1,0 +1,222 @@
+"""`make bench`: how fast the grader is, measured on this machine.
+
+Prints a table and writes it to bench/results/ as JSON and Markdown, with the
+machine's core count, the Python version and the date. Figures, not
+verdicts: the targets are printed beside them, and nothing fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PY = sys.executable
+HANG = '# *** start ***\nwhile True:\n    pass\n'
+
+
+def _timed(argv: list[str], cwd: Path = ROOT, pin: bool = False) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                   preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
+    return time.perf_counter() - start
+
+
+def _spread(samples: list[float]) -> dict:
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "runs": len(samples)}
+
+
+def grading_speed(runs: int, scratch: Path) -> dict:
+    out = str(scratch / "speed.json")
+    grade = [PY, "-m", "autograder", "grade", "solution", "--results", out]
+    bare = [_timed([PY, "-c", "pass"]) for _ in range(runs)]
+    free = [_timed(grade) for _ in range(runs)]
+    pinned = [_timed(grade, pin=True) for _ in range(runs)] if hasattr(os, "sched_setaffinity") else []
+    result = {"grade": _spread(free), "bare_python": statistics.median(bare)}
+    result["ratio"] = result["grade"]["median"] / result["bare_python"]
+    if pinned:
+        result["grade_one_core"] = _spread(pinned)
+        result["ratio_one_core"] = result["grade_one_core"]["median"] / result["bare_python"]
+    return result
+
+
+def _submission(folder: Path, server_region: str, client_region: str) -> Path:
+    folder.mkdir(parents=True)
+    for name, region in (("server_student.py", server_region), ("client2_student.py", client_region)):
+        text = (ROOT / "assignment" / name).read_text()
+        (folder / name).write_text(text.replace("# *** start ***\n", region))
+    return folder
+
+
+def worst_submission(scratch: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from autograder import rubric
+
+    limit = rubric.load().limits.scenario_seconds
+    folder = _submission(scratch / "both-hang", HANG, HANG)
+    seconds = _timed([PY, "-m", "autograder", "grade", str(folder), "--results", str(scratch / "hang.json")])
+    return {"seconds": seconds, "scenario_limit": limit, "ratio_to_limit": seconds / limit}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def latency(count: int) -> dict:
+    """Round trips through a relay server written on utils2, as a student would."""
+    env = {**os.environ, "PINGPONG_PORT": str(_free_port()), "PYTHONPATH": str(ROOT / "assignment")}
+    here = ROOT / "bench" / "latency"
+    quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": here}
+    server = subprocess.Popen([PY, "relay_server.py"], stderr=subprocess.DEVNULL, **quiet)
+    client2 = subprocess.Popen([PY, "looping_client2.py"], stderr=subprocess.DEVNULL, **quiet)
+    try:
+        pinger = subprocess.run([PY, "pinger.py", str(count)], stderr=subprocess.PIPE, timeout=300, check=True, **quiet)
+        times = sorted(json.loads(pinger.stderr.decode().strip().splitlines()[-1]))
+    finally:
+        for process in (server, client2):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return {"pings": count, "p50_us": times[len(times) // 2] / 1000, "p99_us": times[int(len(times) * 0.99)] / 1000}
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/statm") as stream:
+                total += int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as stream:
+                    todo.extend(int(c) for c in stream.read().split())
+        except OSError:
+            continue
+    return total
+
+
+def peak_memory(argv: list[str]) -> float:
+    """Peak resident memory of the command's whole process tree, in MiB (sampled every 5 ms)."""
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.wait(0.005):
+            peak = max(peak, _tree_rss(process.pid))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    process.wait()
+    done.set()
+    watcher.join()
+    return peak / 2**20
+
+
+def batch_throughput(count: int, scratch: Path) -> dict:
+    """`count` submissions, graded with -j 1 and -j 2."""
+    catalogue = ROOT / "tests" / "catalogue"
+    entries = sorted(p for p in catalogue.iterdir() if p.is_dir() and "hang" not in p.name) if catalogue.is_dir() else []
+    entries = entries or [ROOT / "solution", ROOT / "assignment"]
+    batch = scratch / "batch"
+    for i in range(count):
+        source = entries[i % len(entries)]
+        target = batch / f"submission_{i:04}"
+        target.mkdir(parents=True)
+        for name in ("server_student.py", "client2_student.py"):
+            if (source / name).exists():
+                shutil.copyfile(source / name, target / name)
+    result = {"submissions": count}
+    for jobs in (1, 2):
+        out = scratch / f"out-j{jobs}"
+        argv = [PY, "-m", "autograder", "grade", str(batch), "--out", str(out), "-j", str(jobs)]
+        try:
+            seconds = _timed(argv)
+        except subprocess.CalledProcessError as error:
+            return {"error": f"batch grading failed (exit {error.returncode})"}
+        result[f"j{jobs}_seconds"] = seconds
+        result[f"j{jobs}_per_second"] = count / seconds
+    result["speedup"] = result["j1_seconds"] / result["j2_seconds"]
+    result["peak_mib_j2"] = peak_memory([PY, "-m", "autograder", "grade", str(batch), "--out",
+                                         str(scratch / "out-mem"), "-j", "2", "--force"])
+    return result
+
+
+def markdown(data: dict) -> str:
+    g, w, lat, b = data["grading"], data["worst"], data["latency"], data["batch"]
+    rows = [
+        ("grading the solution, median (min-max)", f"{g['grade']['median']:.3f} s ({g['grade']['min']:.3f}-{g['grade']['max']:.3f})", ""),
+        ("bare `python -c pass`, median", f"{g['bare_python'] * 1000:.1f} ms", ""),
+        ("ratio grading / bare Python", f"{g['ratio']:.1f}", "at most 8"),
+    ]
+    if "grade_one_core" in g:
+        rows += [("grading pinned to one core, median", f"{g['grade_one_core']['median']:.3f} s", ""),
+                 ("ratio on one core", f"{g['ratio_one_core']:.1f}", "")]
+    rows += [
+        ("worst submission (both programs hang)", f"{w['seconds']:.2f} s ({w['ratio_to_limit']:.2f} x the {w['scenario_limit']:g} s scene limit)", "at most 3 x"),
+        (f"latency over {lat['pings']} round trips, p50 / p99", f"{lat['p50_us']:.0f} / {lat['p99_us']:.0f} us", "p50 under 200 us"),
+        ("peak memory, one grading (whole tree)", f"{data['memory_one_mib']:.0f} MiB", ""),
+    ]
+    if "error" in b:
+        rows.append(("batch throughput", b["error"], ""))
+    else:
+        rows += [
+            (f"batch of {b['submissions']}, -j 1", f"{b['j1_seconds']:.1f} s ({b['j1_per_second']:.1f}/s)", ""),
+            (f"batch of {b['submissions']}, -j 2", f"{b['j2_seconds']:.1f} s ({b['j2_per_second']:.1f}/s)", ""),
+            ("speed-up -j 2 over -j 1", f"{b['speedup']:.2f}", "at least 1.6"),
+            ("peak memory, -j 2 batch (whole tree)", f"{b['peak_mib_j2']:.0f} MiB", ""),
+        ]
+    head = f"Measured {data['date']} on {data['cores']} cores, Python {data['python']} ({data['machine']})."
+    lines = [head, "", "| measure | figure | target |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b_} | {c} |" for a, b_, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="gradings of the solution to time (default 20)")
+    parser.add_argument("--pings", type=int, default=10_000, help="round trips for the latency figure")
+    parser.add_argument("--batch", type=int, default=200, help="submissions in the throughput batch")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pingpong-bench-") as tmp:
+        scratch = Path(tmp)
+        data = {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "grading": grading_speed(args.runs, scratch),
+            "worst": worst_submission(scratch),
+            "latency": latency(args.pings),
+            "memory_one_mib": peak_memory([PY, "-m", "autograder", "grade", "solution", "--results", str(scratch / "m.json")]),
+            "batch": batch_throughput(args.batch, scratch),
+        }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(data, indent=2) + "\n")
+    table = markdown(data)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    print(f"written to {RESULTS.relative_to(ROOT)}/latest.json and latest.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
