@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed
 SUBMISSION ?= solution
 RESULTS    ?=
 
-.PHONY: help test grade skeletons clean
+.PHONY: help test grade skeletons dist clean
 
 help:
 	@echo "make test                  run the test suite (makes $(VENV) if missing)"
 	@echo "make grade                 grade the reference solution"
 	@echo "make grade SUBMISSION=path [RESULTS=file]   grade a zip, a folder or files"
 	@echo "make skeletons             rewrite the handout skeletons from solution/"
+	@echo "make dist                  write dist/autograder.zip (for Gradescope) and dist/handout.zip (for students)"
 
 # The virtual environment, rebuilt when the pinned requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -31,6 +32,10 @@ grade: $(STAMP)
 
 skeletons: $(STAMP)
 	$(PY) -m autograder.skeleton --write
+
+# Only the standard library is needed: no virtual environment.
+dist:
+	$(PYTHON) -m autograder.bundle
 
 clean:
 	rm -rf $(VENV) dist results

@@ -1,0 +1,112 @@
+"""The two zips a course needs: Gradescope's autograder and the students' handout.
+
+    dist/autograder.zip   setup.sh and run_autograder at its root, and only what
+                          grading needs: the grader, the reference solution,
+                          the handout files the grader runs or compares
+                          against, and the pinned requirements.
+    dist/handout.zip      exactly the student handout, in a folder `pingpong/`;
+                          never anything from solution/.
+
+The file lists are explicit, so a stray file (a cache, a backup, a test)
+cannot ship by accident, and the zips are deterministic: entries sorted,
+timestamps fixed, permissions set here rather than taken from the checkout,
+so the same sources always give the same bytes. `make dist` runs this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION, STUDENT_FILES
+
+PACKAGE = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+HANDOUT_FOLDER = "pingpong"  # what a student's unzip makes
+HANDOUT_FILES = ("README.md", *LIBRARY_FILES, *STUDENT_FILES)
+SELF_CHECK = "check.py"  # shipped with the handout when it exists
+ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable, at the zip's root
+TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold
+SKIPPED_PARTS = {"__pycache__", "tests"}
+SKIPPED_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".swp", ".tmp"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str  # the path inside the zip
+    source: Path
+    executable: bool = False
+
+
+def _shippable(relative: Path) -> bool:
+    return not (
+        any(part in SKIPPED_PARTS or part.startswith(".") for part in relative.parts)
+        or relative.suffix in SKIPPED_SUFFIXES
+        or relative.name.endswith("~")
+    )
+
+
+def _package() -> list[Entry]:
+    """Every file of the grader package, whatever modules it gains, without caches."""
+    return [
+        Entry(f"autograder/{path.relative_to(PACKAGE).as_posix()}", path)
+        for path in PACKAGE.rglob("*")
+        if path.is_file() and _shippable(path.relative_to(PACKAGE))
+    ]
+
+
+def handout_entries() -> list[Entry]:
+    names = [*HANDOUT_FILES, *([SELF_CHECK] if (FOLDER / SELF_CHECK).is_file() else [])]
+    return sorted((Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in names), key=lambda e: e.name)
+
+
+def autograder_entries() -> list[Entry]:
+    entries = [Entry(name, ROOT / name, executable=True) for name in ENTRY_POINTS]
+    entries.append(Entry("requirements.txt", ROOT / "requirements.txt"))
+    entries += _package()
+    entries += [Entry(f"solution/{name}", SOLUTION / name) for name in STUDENT_FILES]
+    entries += [Entry(f"assignment/{name}", FOLDER / name) for name in (*LIBRARY_FILES, *STUDENT_FILES)]
+    return sorted(entries, key=lambda e: e.name)
+
+
+def write_zip(path: Path, entries: list[Entry]) -> None:
+    """Write the zip atomically: the same entries always give the same bytes."""
+    missing = [str(e.source.relative_to(ROOT)) for e in entries if not e.source.is_file()]
+    if missing:
+        raise FileNotFoundError(f"cannot build {path.name}: missing {', '.join(missing)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(temporary, "w") as zipped:
+        for entry in entries:
+            info = zipfile.ZipInfo(entry.name, TIMESTAMP)
+            info.create_system = 3  # Unix, so unzip honours the permissions below
+            info.external_attr = (0o100755 if entry.executable else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zipped.writestr(info, entry.source.read_bytes(), compresslevel=9)
+    os.replace(temporary, path)
+
+
+def build(dist: Path = DIST) -> dict[str, Path]:
+    """Both zips, written under `dist`."""
+    made = {"autograder": dist / "autograder.zip", "handout": dist / "handout.zip"}
+    write_zip(made["autograder"], autograder_entries())
+    write_zip(made["handout"], handout_entries())
+    return made
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.bundle", description=__doc__.split("\n")[0])
+    parser.add_argument("--dist", type=Path, default=DIST, help=f"where to write the zips (default: {DIST})")
+    args = parser.parse_args(argv)
+    for path in build(args.dist).values():
+        with zipfile.ZipFile(path) as zipped:
+            count = len(zipped.infolist())
+        print(f"wrote {path} ({count} files, {path.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

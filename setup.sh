@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, from /autograder/source, when it builds
+# the autograder's image (see "Deploying to Gradescope" in README.md).
+#
+# - A virtual environment at $AUTOGRADER_ROOT/venv gets grading's pinned
+#   requirements: Ubuntu 24.04's system Python refuses `pip install`, and a
+#   venv works the same on every image. It sits outside source/ because the
+#   sandbox user may need to run its Python, and source/ is closed to it.
+# - The unprivileged user student programs run as, pingpong-student, is
+#   created if missing.
+# - source/ (which holds the reference solution) is closed to other users,
+#   so student programs cannot read it. Only the folder itself: a closed
+#   folder already hides everything in it, and files the grader copies out
+#   of it keep ordinary permissions.
+#
+# Safe to run twice. AUTOGRADER_ROOT (default /autograder) lets the whole flow
+# run anywhere; the test suite uses it.
+set -euo pipefail
+
+SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+VENV="$ROOT/venv"
+SANDBOX_USER=pingpong-student
+PYTHON="${PYTHON:-python3}"
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+say() { echo "setup.sh: $*"; }
+
+as_root() { [ "$(id -u)" -eq 0 ]; }
+
+apt_install() {
+    if ! as_root || ! command -v apt-get >/dev/null 2>&1; then
+        say "cannot install $* here (needs root and apt-get); install it and run setup.sh again" >&2
+        exit 1
+    fi
+    say "installing $* with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# Python 3.10 or newer: Ubuntu 22.04's python3 is 3.10, 24.04's is 3.12.
+command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3 python3-venv
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    say "the grader needs Python 3.10 or newer; $PYTHON is $("$PYTHON" -V 2>&1). Choose the Ubuntu 22.04 (or newer) base image." >&2
+    exit 1
+fi
+
+# The virtual environment: reused when it works, made (again) when it does not.
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    if ! "$PYTHON" -m venv --clear "$VENV"; then
+        # Debian and Ubuntu ship venv's pip bootstrap apart, in python3-venv.
+        apt_install python3-venv
+        "$PYTHON" -m venv --clear "$VENV"
+    fi
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$SOURCE/requirements.txt"
+say "grading's requirements are installed in $VENV ($("$VENV/bin/python" -V 2>&1))"
+
+if as_root; then
+    id -u "$SANDBOX_USER" >/dev/null 2>&1 ||
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$SANDBOX_USER"
+    say "student programs can run as $SANDBOX_USER (uid $(id -u "$SANDBOX_USER"))"
+else
+    say "not root: the user $SANDBOX_USER was not created" >&2
+fi
+
+chmod o= "$SOURCE"
+say "$SOURCE is closed to other users"

@@ -1,0 +1,118 @@
+"""The two bundles `make dist` writes: what is in them, and what must never be.
+
+The handout goes to every student, so it must hold exactly the handout and
+not one line of the reference solution. The autograder zip goes to
+Gradescope, so it must hold everything grading needs, its two entry points
+runnable, and none of the project's tests, caches or environments.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import bundle, skeleton
+from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION, STUDENT_FILES
+
+EXECUTABLE = 0o100755
+CACHE_PARTS = {"__pycache__", ".pytest_cache", ".venv", "venv", "tests", "dist", ".git"}
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    """The bundles, built by the same command `make dist` runs, into a folder of the test's own."""
+    folder = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, "-m", "autograder.bundle", "--dist", str(folder)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """The files of a source folder as they should ship: no caches, no hidden files."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith(".")
+        and path.suffix != ".pyc"
+    }
+
+
+def _contents(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zipped:
+        return {info.filename: zipped.read(info) for info in zipped.infolist()}
+
+
+def solution_lines() -> set[str]:
+    """Every non-blank line of the solution's filled-in regions, stripped."""
+    lines = set()
+    for name in STUDENT_FILES:
+        parts = skeleton.split((SOLUTION / name).read_text(encoding="utf-8"))
+        assert parts is not None, f"solution/{name} has no single region"
+        lines |= {line.strip() for line in parts.region.splitlines() if line.strip()}
+    assert lines, "the solution's regions are empty: there would be nothing to look for"
+    return lines
+
+
+def leaks(handout_zip: Path) -> list[str]:
+    """Each line of a handout file that is a line of the solution's regions."""
+    wanted = solution_lines()
+    found = []
+    for name, data in _contents(handout_zip).items():
+        text = skeleton.normalise(data.decode("utf-8", "replace"))
+        found += [f"{name}: {line.strip()}" for line in text.splitlines() if line.strip() in wanted]
+    return found
+
+
+def test_handout_holds_exactly_the_assignment_folder(dist):
+    expected = {f"{bundle.HANDOUT_FOLDER}/{name}": data for name, data in _files(FOLDER).items()}
+    assert _contents(dist / "handout.zip") == expected
+
+
+def test_handout_has_no_line_of_the_solution(dist):
+    assert leaks(dist / "handout.zip") == []
+
+
+def test_a_leaked_solution_line_is_caught(tmp_path):
+    """The leak check can fail: a handout that shipped a solution file is caught, line by line."""
+    entries = [*bundle.handout_entries(), bundle.Entry("pingpong/oops.py", SOLUTION / STUDENT_FILES[0])]
+    bundle.write_zip(tmp_path / "handout.zip", entries)
+    found = leaks(tmp_path / "handout.zip")
+    assert found and all(line.startswith("pingpong/oops.py: ") for line in found)
+
+
+def test_autograder_zip_has_its_entry_points_at_the_root_and_runnable(dist):
+    with zipfile.ZipFile(dist / "autograder.zip") as zipped:
+        modes = {info.filename: info.external_attr >> 16 for info in zipped.infolist()}
+    for name in ("setup.sh", "run_autograder"):
+        assert modes.get(name) == EXECUTABLE, f"{name}: mode {oct(modes.get(name) or 0)}"
+    assert all(mode == 0o100644 for name, mode in modes.items() if name not in ("setup.sh", "run_autograder"))
+
+
+def test_autograder_zip_holds_what_grading_needs_and_nothing_else(dist):
+    contents = _contents(dist / "autograder.zip")
+    expected = {name: (ROOT / name).read_bytes() for name in ("setup.sh", "run_autograder", "requirements.txt")}
+    expected |= {f"autograder/{name}": data for name, data in _files(ROOT / "autograder").items()}
+    expected |= {f"solution/{name}": (SOLUTION / name).read_bytes() for name in STUDENT_FILES}
+    expected |= {f"assignment/{name}": (FOLDER / name).read_bytes() for name in (*LIBRARY_FILES, *STUDENT_FILES)}
+    assert contents.keys() == expected.keys()
+    assert contents == expected
+    for name in contents:
+        parts = set(Path(name).parts)
+        assert not parts & CACHE_PARTS and not name.endswith(".pyc"), name
+
+
+def test_the_bundle_installs_only_gradings_requirements(dist):
+    requirements = _contents(dist / "autograder.zip")["requirements.txt"].decode()
+    assert "gradescope-utils" in requirements
+    assert "pytest" not in requirements and "-r " not in requirements
+
+
+def test_bundles_are_the_same_bytes_every_time(dist, tmp_path):
+    again = bundle.build(tmp_path)
+    for name, path in again.items():
+        assert path.read_bytes() == (dist / f"{name}.zip").read_bytes(), f"{name}.zip changed between two builds"

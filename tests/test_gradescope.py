@@ -1,0 +1,321 @@
+"""Gradescope, played end to end on this machine, against the built bundle.
+
+What Gradescope does, step by step: unzip `autograder.zip` into
+`$AUTOGRADER_ROOT/source`, run `setup.sh` there once, then for each
+submission unzip the student's upload into `submission/`, copy
+`run_autograder` to the root and run it from the root; the grade is
+`results/results.json`. Here AUTOGRADER_ROOT is a temporary folder, and the
+results must be those of grading the same upload locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from autograder import bundle, grading, report, rubric
+from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+
+from conftest import fill
+
+SANDBOX_USER = "pingpong-student"
+SETUP_SECONDS = 300  # pip on a slow mirror; it takes 5-20 s
+RUN_SECONDS = 120  # run_autograder's whole run; grading takes a few seconds
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+needs_root = pytest.mark.skipif(not AS_ROOT, reason="Gradescope runs setup.sh as root; only root can create "
+                                                     f"{SANDBOX_USER} or run a program as that user")
+
+# What Gradescope accepts in results.json (the parts we write).
+RESULTS_SCHEMA = {
+    "type": "object",
+    "required": ["score", "tests", "output", "output_format", "execution_time"],
+    "properties": {
+        "score": {"type": "number", "minimum": 0},
+        "execution_time": {"type": "number", "minimum": 0},
+        "output": {"type": "string"},
+        "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "score", "max_score", "status", "output", "visibility"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "score": {"type": "number"},
+                    "max_score": {"type": "number"},
+                    "status": {"enum": ["passed", "failed"]},
+                    "output": {"type": "string"},
+                    "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+                    "visibility": {"enum": ["visible", "hidden", "after_due_date", "after_published"]},
+                },
+            },
+        },
+    },
+}
+
+
+def unzip(archive: Path, dest: Path) -> None:
+    """Unzip as Gradescope does: files keep the permissions the zip records."""
+    with zipfile.ZipFile(archive) as zipped:
+        for info in zipped.infolist():
+            path = Path(zipped.extract(info, dest))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                path.chmod(mode)
+
+
+def _environment(root: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PINGPONG_", "VIRTUAL_ENV", "PYTHONPATH"))}
+    return dict(env, AUTOGRADER_ROOT=str(root), **extra)
+
+
+@dataclass
+class Gradescope:
+    root: Path
+    setup: subprocess.CompletedProcess
+    setup_seconds: float
+
+    def run(self, upload: list[Path] | None, root: Path | None = None, **env: str) -> tuple[dict, str]:
+        """Grade one upload the way Gradescope does; the results, and what run_autograder printed."""
+        root = root or self.root
+        for folder in ("submission", "results"):
+            shutil.rmtree(root / folder, ignore_errors=True)
+        (root / "submission").mkdir()
+        for item in upload or []:
+            if item.suffix == ".zip":
+                unzip(item, root / "submission")
+            else:
+                shutil.copyfile(item, root / "submission" / item.name)
+        shutil.copy2(self.root / "source" / "run_autograder", root / "run_autograder")
+        done = subprocess.run(["./run_autograder"], cwd=root, env=_environment(root, **env), capture_output=True,
+                              text=True, timeout=RUN_SECONDS)
+        printed = f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        assert done.returncode == 0, printed
+        results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+        jsonschema.validate(results, RESULTS_SCHEMA)
+        return results, printed
+
+
+@pytest.fixture(scope="session")
+def gradescope(tmp_path_factory):
+    """A Gradescope image, built once per test session from the bundle `make dist` writes."""
+    dist = tmp_path_factory.mktemp("dist")
+    zipped = bundle.build(dist)["autograder"]
+    # Not under pytest's own temporary folder, which only its owner may enter: like /autograder,
+    # the root must be open to the user student programs run as.
+    root = Path(tempfile.mkdtemp(prefix="pingpong-gradescope-"))
+    try:
+        root.chmod(0o755)
+        unzip(zipped, root / "source")
+        started = time.monotonic()
+        setup = subprocess.run(["./setup.sh"], cwd=root / "source", env=_environment(root), capture_output=True,
+                               text=True, timeout=SETUP_SECONDS)
+        seconds = time.monotonic() - started
+        assert setup.returncode == 0, f"setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
+        yield Gradescope(root, setup, seconds)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def local(upload: list[Path]) -> dict:
+    """The results of grading the same upload locally, as `python -m autograder grade` does."""
+    return report.results(grading.grade(upload, rubric.load()))
+
+
+def comparable(results: dict) -> dict:
+    """Results without what differs from run to run: the time, temporary paths and ports."""
+    import re
+
+    text = json.dumps({k: v for k, v in results.items() if k != "execution_time"})
+    text = re.sub(r'File \\"[^"]*?/([\w.-]+\.py)\\"', r'File \\"<folder>/\1\\"', text)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text)
+    return json.loads(text)
+
+
+def _zip(path: Path, files: dict[str, Path]) -> Path:
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, source in files.items():
+            zipped.write(source, name)
+    return path
+
+
+def uploads(folder: Path, files: list[Path]) -> dict[str, list[Path]]:
+    """The three ways a student uploads two files: bare, zipped at the root, zipped in a folder."""
+    return {
+        "bare files": files,
+        "zip of the files": [_zip(folder / "files.zip", {f.name: f for f in files})],
+        "zip of a folder": [_zip(folder / "folder.zip", {f"pingpong/{f.name}": f for f in files})],
+    }
+
+
+def student(folder: Path, server: str | None, client2: str | None) -> list[Path]:
+    """Two student files: each a region to fill into the handout skeleton, "solution", or None for absent."""
+    folder.mkdir()
+    made = []
+    for name, choice in zip(STUDENT_FILES, (server, client2)):
+        if choice is None:
+            continue
+        text = (SOLUTION / name).read_text(encoding="utf-8") if choice == "solution" else \
+            fill((FOLDER / name).read_text(encoding="utf-8"), choice)
+        (folder / name).write_text(text, encoding="utf-8")
+        made.append(folder / name)
+    return made
+
+
+def scores(results: dict) -> dict[str, float]:
+    return {test["name"]: test["score"] for test in results["tests"]}
+
+
+def test_setup_made_the_image(gradescope):
+    root = gradescope.root
+    python = root / "venv" / "bin" / "python"
+    done = subprocess.run([str(python), "-c", "import gradescope_utils"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE((root / "source").stat().st_mode) & 0o007 == 0, "source/ is open to other users"
+
+
+def test_setup_is_safe_to_run_twice(gradescope):
+    done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=_environment(gradescope.root),
+                          capture_output=True, text=True, timeout=SETUP_SECONDS)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
+    assert results["score"] == 100, printed
+
+
+def test_ci_grades_the_solution_through_the_bundle_with_full_marks(gradescope, tmp_path):
+    results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
+    assert results["score"] == 100, printed
+    assert all(test["status"] == "passed" for test in results["tests"]), printed
+    assert sum(test["max_score"] for test in results["tests"]) == 100
+
+
+def test_every_way_of_uploading_grades_the_same(gradescope, tmp_path):
+    files = student(tmp_path / "files", "solution", "solution")
+    seen = {}
+    for way, upload in uploads(tmp_path, files).items():
+        results, printed = gradescope.run(upload)
+        seen[f"Gradescope, {way}"] = comparable(results)
+        seen[f"locally, {way}"] = comparable(local(upload))
+    first = next(iter(seen.values()))
+    assert first["score"] == 100
+    assert all(results == first for results in seen.values()), {way: r["score"] for way, r in seen.items()}
+
+
+# Wrong submissions, each with the score it deserves (out of 40/20/20/20).
+WRONG = {
+    "client2 answers a Ping with a Ping": (
+        "solution",
+        "msg = client.receive_message()\nif msg == Message.Ping:\n    client.send_message(Message.Ping)\n",
+        40,  # the server's two tests; client2 and the two together fail
+    ),
+    "server forwards the Ping but never the Pong": (
+        "ping = server.receive_message()\nserver.forward_message(ping)\n",
+        "solution",
+        60,  # client2 40 + the Ping 20
+    ),
+    "no server file, client2 crashes": (
+        None,
+        "raise RuntimeError('not done yet')\n",
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG))
+def test_wrong_submissions_grade_as_they_do_locally(gradescope, tmp_path, case):
+    server, client2, deserved = WRONG[case]
+    upload = student(tmp_path / "files", server, client2)
+    results, printed = gradescope.run(upload)
+    assert results["score"] == deserved, printed
+    assert comparable(results) == comparable(local(upload))
+
+
+def test_the_skeleton_grades_as_it_does_locally(gradescope):
+    upload = [FOLDER / name for name in STUDENT_FILES]
+    results, printed = gradescope.run(upload)
+    assert results["score"] == 0, printed
+    assert comparable(results) == comparable(local(upload))
+
+
+def test_an_empty_submission_gets_results_that_say_so(gradescope):
+    results, printed = gradescope.run([])
+    assert results["score"] == 0
+    assert "holds no files" in results["output"], printed
+
+
+@pytest.fixture
+def other_root(gradescope):
+    """A second Gradescope root sharing the image's source, with a grader's Python of the test's making."""
+    root = Path(tempfile.mkdtemp(prefix="pingpong-gradescope-"))
+    (root / "source").symlink_to(gradescope.root / "source")
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fake_python(root: Path, grading: str) -> None:
+    """A grader's Python that does `grading` (shell) when asked to grade, and is a real Python otherwise."""
+    python = root / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nif [ "$1" = -c ]; then exec python3 "$@"; fi\n{grading}\n')
+    python.chmod(0o755)
+
+
+def assert_fallback(results: dict, printed: str, *why: str) -> None:
+    assert results["score"] == 0 and results["tests"] == [], printed
+    assert results["output"].startswith("The autograder could not grade this submission; this is not your fault.")
+    for words in why:
+        assert words in results["output"], results["output"]
+
+
+def test_without_the_grader_python_the_results_say_so(gradescope, other_root):
+    results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES], root=other_root)
+    assert_fallback(results, printed, "venv/bin/python) is missing", "setup.sh")
+
+
+def test_a_grader_that_dies_leaves_results_with_its_last_words(gradescope, other_root):
+    fake_python(other_root, "printf '%s\\n' 'MemoryError: \"quoted\" \\ and\ttab' >&2\nkill -9 $$")
+    results, printed = gradescope.run([], root=other_root)
+    assert_fallback(results, printed, "killed (signal 9", 'MemoryError: "quoted" \\ and tab')
+
+
+def test_a_grader_that_hangs_is_stopped_and_the_results_say_so(gradescope, other_root):
+    fake_python(other_root, "exec sleep 60")  # stands for a hang; the bound under test is 1 s
+    results, printed = gradescope.run([], root=other_root, PINGPONG_GRADER_SECONDS="1")
+    assert_fallback(results, printed, "did not finish within 1 s")
+
+
+def test_invalid_results_from_the_grader_are_replaced(gradescope, other_root):
+    fake_python(other_root, 'printf \'{"score": \' > "$AUTOGRADER_ROOT/results/results.json"; exit 0')
+    results, printed = gradescope.run([], root=other_root)
+    assert_fallback(results, printed, "ended with code 0 without writing valid results")
+
+
+@needs_root
+def test_student_programs_cannot_read_the_source_or_the_results(gradescope):
+    gradescope.run([SOLUTION / name for name in STUDENT_FILES])
+    account = pwd.getpwnam(SANDBOX_USER)  # setup.sh created it
+
+    def readable(path: Path) -> bool:
+        """Whether the user can read `path`, with its own group and no other (not root's)."""
+        done = subprocess.run(["cat", str(path)], user=account.pw_uid, group=account.pw_gid, extra_groups=[],
+                              capture_output=True, timeout=10)
+        return done.returncode == 0
+
+    assert readable(gradescope.root / "run_autograder"), "the check itself is broken: a public file was unreadable"
+    assert not readable(gradescope.root / "source" / "solution" / STUDENT_FILES[0])
+    assert not readable(gradescope.root / "results" / "results.json")
+    assert stat.S_IMODE((gradescope.root / "results").stat().st_mode) == 0o700
