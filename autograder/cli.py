@@ -8,24 +8,46 @@ before it exits non-zero, so Gradescope never shows a bare failure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from . import report, rubric
+from . import batch, report, rubric
 from .grading import grade
 
-DESCRIPTION = """Grade a PingPong submission against the reference.
+DESCRIPTION = """Grade PingPong submissions against the reference.
 
-SUBMISSION is a zip as a student uploads it, a folder holding the files,
-or the files themselves (server_student.py, client2_student.py)."""
+One submission: a zip as a student uploads it, a folder holding the files,
+or the files themselves (server_student.py, client2_student.py). Its table
+is printed and its results JSON written to --results.
+
+Many submissions (a batch), when SUBMISSION is
+  - several zips or folders, each one submission;
+  - a folder of submissions: a folder with no .py file of its own that
+    holds two or more subfolders or zips, each one submission;
+  - a Gradescope "Export Submissions" zip, or the folder it unpacks to
+    (it holds submission_metadata.yml);
+  - anything at all, with --out.
+A batch writes DIR/grades.csv and DIR/<submission>/results.json, and prints
+a summary. Run again with the same --out to grade only what is not graded
+yet (after Ctrl-C, say); --force regrades everything.
+
+.py files given together are always one submission, as is a folder that
+holds .py files of its own; --one makes any arguments one submission."""
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description="The PingPong autograder.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    g = commands.add_parser("grade", help="grade one submission", description=DESCRIPTION,
+    g = commands.add_parser("grade", help="grade one submission, or a batch of them", description=DESCRIPTION,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("submission", nargs="+", type=Path, metavar="SUBMISSION")
     g.add_argument("--results", type=Path, metavar="FILE",
@@ -33,11 +55,29 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--rubric", type=Path, metavar="FILE",
                    help=f"the rubric to grade by (default: {rubric.DEFAULT_FILE.name} beside the grader)")
     g.add_argument("-v", "--verbose", action="store_true", help="also print what students read for failed tests")
+    g.add_argument("--out", type=Path, metavar="DIR",
+                   help="grade a batch into DIR (default for a batch: a new folder grades-YYYYmmdd-HHMMSS)")
+    g.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                   help="batch: grade N submissions at once (default: %(default)s, the number of cores)")
+    g.add_argument("--force", action="store_true", help="batch: regrade submissions already graded in DIR")
+    g.add_argument("--one", action="store_true", help="grade all arguments as one submission, whatever they look like")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    many = not args.one and (args.out is not None or batch.is_batch(args.submission))
+    if many and args.results is not None:
+        parser.error("--results is for one submission; a batch writes DIR/<submission>/results.json (see --out)")
+    if many:
+        try:
+            chosen = rubric.load(args.rubric)
+        except rubric.ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return batch.run(args.submission, chosen, (args.rubric or rubric.DEFAULT_FILE).resolve(), args.out,
+                         args.jobs, args.force)
     name = args.submission[0].stem if len(args.submission) == 1 else "submission"
     path = args.results or Path("results") / f"{name or 'submission'}.json"
     started = time.monotonic()

@@ -1,0 +1,327 @@
+"""Grading a whole course: many submissions, each in a process of its own, into one gradebook.
+
+Each submission is graded by `python -m autograder grade --one ...` in a
+worker process with its own session, N at a time. A submission that breaks
+the grader fails only its own row; gradings share no port (the kernel picks
+each scene's) and no folder (each makes its own). Each results file is
+written atomically when its grading ends and the gradebook is rewritten
+after every one, so an interrupted batch keeps everything it finished, and
+the next run grades only the rest.
+
+Ctrl-C is passed on to the running workers as SIGINT: each stops its
+scenes the way a finished scene stops, killing every student program it
+started, and leaves no results; the batch waits for them before it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import export, gradebook, report
+from .handout import ROOT
+from .rubric import Rubric
+
+INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: str  # its folder under the batch's output, and its gradebook row
+    sources: tuple[Path, ...]
+    submitters: tuple[export.Submitter, ...] = ()
+
+
+# --- which arguments are one submission, and which are many -----------------
+
+
+def _zip(path: Path) -> bool:
+    return path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path))
+
+
+def _hidden(path: Path) -> bool:
+    return path.name.startswith((".", "__MACOSX", "__pycache__"))
+
+
+def _children(folder: Path) -> list[Path]:
+    """What in a folder of submissions is one: its subfolders and zips."""
+    return sorted(c for c in folder.iterdir() if not _hidden(c) and (c.is_dir() or _zip(c)))
+
+
+def _collection(path: Path) -> bool:
+    """A Gradescope export, or a folder of submissions with no Python file of its own."""
+    if not path.is_dir():
+        return False
+    if export.metadata_in(path):
+        return True
+    own_python = any(c.is_file() and ".py" in c.name.lower() for c in path.iterdir())
+    return not own_python and len(_children(path)) >= 2
+
+
+def is_batch(paths: list[Path]) -> bool:
+    """Whether the arguments are many submissions (see cli.DESCRIPTION for the rule in words)."""
+    if any(p.is_file() and not _zip(p) for p in paths):
+        return False  # loose files: together, one submission
+    if len(paths) > 1:
+        return True
+    path = paths[0]
+    return export.is_export_zip(path) if path.is_file() else _collection(path)
+
+
+def _name(path: Path) -> str:
+    name = path.stem if path.is_file() else path.name
+    return re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._") or "submission"
+
+
+def collect(paths: list[Path], scratch: Path) -> tuple[list[Submission], list[str]]:
+    """The submissions the arguments hold, and notes for the instructor."""
+    found: list[Submission] = []
+    notes: list[str] = []
+    for path in paths:
+        if path.is_file() and export.is_export_zip(path):
+            found += _from_export(export.unpack(path, scratch), notes)
+        elif path.is_dir() and export.metadata_in(path):
+            found += _from_export(export.metadata_in(path).parent, notes)
+        elif _collection(path):
+            found += [Submission(_name(child), (child.resolve(),)) for child in _children(path)]
+        else:
+            found.append(Submission(_name(path), (path.resolve(),)))
+    return _unique(found), notes
+
+
+def _from_export(folder: Path, notes: list[str]) -> list[Submission]:
+    people = export.submitters(folder / export.METADATA)
+    folders = [c for c in sorted(folder.iterdir()) if c.is_dir() and not _hidden(c)]
+    absent = sorted(set(people) - {c.name for c in folders})
+    if absent:
+        notes.append(f"{len(absent)} submission(s) in {export.METADATA} have no folder: {', '.join(absent)}")
+    return [Submission(_name(c), (c.resolve(),), people.get(c.name, ())) for c in folders]
+
+
+def _unique(found: list[Submission]) -> list[Submission]:
+    seen: dict[str, int] = {}
+    unique = []
+    for sub in found:
+        count = seen[sub.id] = seen.get(sub.id, 0) + 1
+        unique.append(sub if count == 1 else Submission(f"{sub.id}-{count}", sub.sources, sub.submitters))
+    return unique
+
+
+# --- grading them --------------------------------------------------------------
+
+
+class Batch:
+    """The running batch: workers in flight, and how to stop them all."""
+
+    def __init__(self, out: Path, rubric: Rubric, rubric_file: Path, jobs: int) -> None:
+        self.out = out
+        self.rubric = rubric
+        self.rubric_file = rubric_file
+        self.jobs = jobs
+        limits = rubric.limits
+        # Scenes run side by side, each bounded; this only catches a grader that is itself stuck.
+        self.bound = 2 * (limits.scenario_seconds + limits.settle_seconds + limits.exit_seconds) + 30
+        self.lock = threading.Lock()
+        self.running: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def grade(self, sub: Submission) -> gradebook.Row | None:
+        """Grade one submission in a worker process; None if the batch was interrupted first."""
+        folder = self.out / sub.id
+        folder.mkdir(parents=True, exist_ok=True)
+        results, log = folder / "results.json", folder / "grader.log"
+        before = _stamp(results)
+        command = [sys.executable, "-m", "autograder", "grade", "--one", *map(str, sub.sources),
+                   "--results", str(results), "--rubric", str(self.rubric_file)]
+        started = time.monotonic()
+        with self.lock:
+            if self.stopping:
+                return None
+            with open(log, "wb") as errors:
+                worker = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=errors, start_new_session=True)
+            self.running[sub.id] = worker
+        try:
+            code = worker.wait(timeout=self.bound)
+        except subprocess.TimeoutExpired:
+            code = None
+            self._end(worker)
+        finally:
+            with self.lock:
+                del self.running[sub.id]
+        seconds = time.monotonic() - started
+        data = gradebook.read(results) if _stamp(results) != before else None
+        if data is None:
+            if self.stopping:
+                log.unlink(missing_ok=True)
+                return None
+            data = report.failure(self._why(code, log), seconds)
+            report.write(data, results)
+        if log.exists() and log.stat().st_size == 0:
+            log.unlink()
+        return gradebook.row(sub.id, sub.submitters, data, self.rubric)
+
+    def _why(self, code: int | None, log: Path) -> str:
+        if code is None:
+            return f"the grader did not finish within {self.bound:g} s and was stopped"
+        lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        last = f": {lines[-1].strip()}" if lines else ""
+        return f"the grader process ended with status {code} and wrote no results{last}"
+
+    def _end(self, worker: subprocess.Popen) -> None:
+        """Ask a worker to stop its scenes (which kills its student programs); force it if it will not."""
+        try:
+            worker.send_signal(signal.SIGINT)
+            worker.wait(timeout=self.bound / 2)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            worker.wait()
+
+    def stop(self) -> int:
+        """Interrupt every running worker; return how many were running."""
+        with self.lock:
+            self.stopping = True
+            running = list(self.running.values())
+        for worker in running:
+            try:
+                worker.send_signal(signal.SIGINT)
+            except OSError:
+                pass
+        return len(running)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_ino
+
+
+class Progress:
+    """A bar redrawn in place on a terminal; one plain line per submission otherwise."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.total, self.done, self.started = total, 0, time.monotonic()
+
+    def step(self, r: gradebook.Row) -> None:
+        self.done += 1
+        if self.tty:
+            filled = round(30 * self.done / max(1, self.total))
+            elapsed = int(time.monotonic() - self.started)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}  "
+                              f"{elapsed // 60}:{elapsed % 60:02}")
+        else:
+            result = (f"{r.total:g}/{r.max:g}" if r.status == gradebook.GRADED_STATUS else f"ERROR: {r.reason}")
+            self.stream.write(f"[{self.done}/{self.total}] {r.submission}: {result} ({r.seconds:.1f} s)\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.tty and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run(paths: list[Path], rubric: Rubric, rubric_file: Path, out: Path | None, jobs: int, force: bool) -> int:
+    """Grade every submission in `paths` into `out`; the exit status for the command line."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"error: nothing was found at {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    out = out or _fresh_folder()
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = out / "rubric.toml"
+    used = rubric_file.read_text(encoding="utf-8")
+    if stamp.exists() and stamp.read_text(encoding="utf-8") != used and not force:
+        print(f"error: {out} was graded with another rubric; give --force to regrade everything there, "
+              "or choose another --out", file=sys.stderr)
+        return 2
+    stamp.write_text(used, encoding="utf-8")
+    scratch = Path(tempfile.mkdtemp(prefix="pingpong-batch-"))
+    try:
+        try:
+            submissions, notes = collect(paths, scratch)
+        except export.ExportError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return _grade_all(submissions, notes, Batch(out, rubric, rubric_file, max(1, jobs)), force)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fresh_folder() -> Path:
+    base = Path(time.strftime("grades-%Y%m%d-%H%M%S"))
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = Path(f"{base}-{n}")
+    return path
+
+
+def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, force: bool) -> int:
+    rows: dict[str, gradebook.Row] = {}
+    todo = []
+    for sub in submissions:
+        data = None if force else gradebook.read(batch.out / sub.id / "results.json")
+        if gradebook.is_graded(data):
+            rows[sub.id] = gradebook.row(sub.id, sub.submitters, data, batch.rubric)
+        else:
+            todo.append(sub)
+    csv_path = batch.out / "grades.csv"
+    gradebook.write_csv(list(rows.values()), batch.rubric, csv_path)
+    for note in notes:
+        print(f"note: {note}")
+    skipped = f"; {len(rows)} already graded there, skipped (--force regrades them)" if rows else ""
+    print(f"Grading {len(todo)} of {len(submissions)} submissions, {batch.jobs} at a time, into {batch.out}{skipped}.")
+    progress = Progress(len(todo))
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=batch.jobs) as pool:
+        futures = [pool.submit(batch.grade, sub) for sub in todo]
+        recorded: set = set()
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    _record(future.result(), rows, batch, csv_path, progress)
+                    recorded.add(future)
+        except KeyboardInterrupt:
+            interrupted = True
+            progress.end()
+            print(f"\nInterrupted: stopping the {batch.stop()} grading(s) in progress ...", flush=True)
+            for future in futures:
+                if future not in recorded and not future.cancel():
+                    _record(future.result(), rows, batch, csv_path, None)
+    if not interrupted:
+        progress.end()
+    print(gradebook.summary(list(rows.values()), len(submissions)))
+    print(f"gradebook: {csv_path}")
+    if interrupted:
+        print(f"Run the same command with --out {batch.out} to grade the rest.")
+        return INTERRUPTED
+    return 1 if any(r.status == gradebook.ERROR_STATUS for r in rows.values()) else 0
+
+
+def _record(r: gradebook.Row | None, rows: dict, batch: Batch, csv_path: Path, progress: Progress | None) -> None:
+    if r is None:
+        return
+    rows[r.submission] = r
+    gradebook.write_csv(list(rows.values()), batch.rubric, csv_path)
+    if progress is not None:
+        progress.step(r)

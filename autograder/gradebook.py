@@ -1,0 +1,132 @@
+"""The batch's gradebook: one CSV row per submission, and the summary printed at the end.
+
+Every row is rebuilt from the submission's own results file, the one the
+student would see on Gradescope, so the gradebook can never say something
+the results do not, and a batch that was interrupted and resumed gives the
+same gradebook as one that ran straight through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .export import Submitter
+from .rubric import GRADED, Rubric
+
+GRADED_STATUS, ERROR_STATUS = "graded", "error"
+BAR = 40  # characters of the widest histogram bar
+
+
+@dataclass(frozen=True)
+class Row:
+    submission: str
+    submitters: tuple[Submitter, ...]
+    points: dict[str, float]  # test key -> points earned (empty when not graded)
+    total: float
+    max: float
+    status: str  # "graded" or "error"
+    seconds: float
+    reason: str  # why it could not be graded, for an error
+
+
+def read(path: Path) -> dict | None:
+    """A results file's contents, or None if there is none or it is not whole."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("tests"), list) else None
+
+
+def is_graded(data: dict | None) -> bool:
+    """Results that grade the submission; the grader's own failure has no tests."""
+    return bool(data and data["tests"])
+
+
+def row(submission: str, submitters: tuple[Submitter, ...], data: dict, rubric: Rubric) -> Row:
+    if not is_graded(data):
+        return Row(submission, submitters, {}, 0.0, rubric.max_score, ERROR_STATUS,
+                   float(data.get("execution_time", 0.0)), _reason(data.get("output", "")))
+    by_name = {t.get("name"): t for t in data["tests"]}
+    points = {test.key: float(by_name[test.name].get("score", 0.0))
+              for test in rubric.tests if test.key in GRADED and test.name in by_name}
+    maximum = sum(float(t.get("max_score", 0.0)) for t in data["tests"])
+    return Row(submission, submitters, points, float(data.get("score", 0.0)), maximum, GRADED_STATUS,
+               float(data.get("execution_time", 0.0)), "")
+
+
+def _reason(output: str) -> str:
+    """The last line of what the results tell the instructor: the exception, say."""
+    told = output.split("For the instructor:", 1)[-1]
+    lines = [line.strip() for line in told.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "the grader failed"
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 3):g}"
+
+
+def header(rubric: Rubric) -> list[str]:
+    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    return ["submission", "names", "sids", "emails", *tests, "total", "max", "status", "seconds", "reason"]
+
+
+def write_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
+    """The gradebook, written atomically: a reader sees the old one or the new one."""
+    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header(rubric))
+    for r in sorted(rows, key=lambda r: r.submission):
+        people = [("; ".join(getattr(s, field) for s in r.submitters)) for field in ("name", "sid", "email")]
+        points = [_number(r.points[key]) if key in r.points else "" for key in tests]
+        writer.writerow([r.submission, *people, *points, _number(r.total), _number(r.max), r.status,
+                         f"{r.seconds:.1f}", r.reason])
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".grades-", suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text.getvalue())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def histogram(scores: list[float], maximum: float, bins: int = 10) -> list[str]:
+    """Scores in `bins` equal bands of the maximum, the last band including it."""
+    if not scores or maximum <= 0:
+        return []
+    counts = [0] * bins
+    for score in scores:
+        counts[min(bins - 1, max(0, int(score / maximum * bins)))] += 1
+    width = max(counts)
+    labels = [f"{_number(maximum * i / bins)}-{_number(maximum * (i + 1) / bins)}" for i in range(bins)]
+    pad = max(len(label) for label in labels)
+    return [f"  {label:>{pad}} | {'#' * round(count / width * BAR) if count else '':<{BAR}} {count}"
+            for label, count in zip(labels, counts)]
+
+
+def summary(rows: list[Row], planned: int) -> str:
+    """Count, mean, median, the spread of scores, and what failed to grade."""
+    graded = [r for r in rows if r.status == GRADED_STATUS]
+    failed = sorted((r for r in rows if r.status == ERROR_STATUS), key=lambda r: r.submission)
+    lines = [f"{len(graded)} of {planned} submissions graded"
+             + (f", {len(failed)} failed to grade" if failed else "")
+             + (f", {planned - len(rows)} not graded yet" if planned > len(rows) else "") + "."]
+    if graded:
+        scores = [r.total for r in graded]
+        maximum = max(r.max for r in graded)
+        lines.append(f"mean {_number(statistics.mean(scores))}, median {_number(statistics.median(scores))}"
+                     f" (out of {_number(maximum)})")
+        lines += ["scores:", *histogram(scores, maximum)]
+    if failed:
+        lines.append("failed to grade (status error in the gradebook):")
+        lines += [f"  {r.submission}: {r.reason}" for r in failed]
+    return "\n".join(lines)
