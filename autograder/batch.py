@@ -8,7 +8,7 @@ written atomically when its grading ends and the gradebook is rewritten
 after every one, so an interrupted batch keeps everything it finished, and
 the next run grades only the rest.
 
-Ctrl-C is passed on to the running workers as SIGINT: each stops its
+Ctrl-C (or SIGTERM) is passed on to the running workers as SIGTERM: each stops its
 scenes the way a finished scene stops, killing every student program it
 started, and leaves no results; the batch waits for them before it exits.
 """
@@ -139,7 +139,6 @@ class Batch:
     def grade(self, sub: Submission) -> gradebook.Row | None:
         """Grade one submission in a worker process; None if the batch was interrupted first."""
         folder = self.out / sub.id
-        folder.mkdir(parents=True, exist_ok=True)
         results, log = folder / "results.json", folder / "grader.log"
         before = _stamp(results)
         command = [sys.executable, "-m", "autograder", "grade", "--one", *map(str, sub.sources),
@@ -148,6 +147,7 @@ class Batch:
         with self.lock:
             if self.stopping:
                 return None
+            folder.mkdir(parents=True, exist_ok=True)
             with open(log, "wb") as errors:
                 worker = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=errors, start_new_session=True)
@@ -165,6 +165,8 @@ class Batch:
         if data is None:
             if self.stopping:
                 log.unlink(missing_ok=True)
+                if not any(folder.iterdir()):
+                    folder.rmdir()
                 return None
             data = report.failure(self._why(code, log), seconds)
             report.write(data, results)
@@ -182,7 +184,7 @@ class Batch:
     def _end(self, worker: subprocess.Popen) -> None:
         """Ask a worker to stop its scenes (which kills its student programs); force it if it will not."""
         try:
-            worker.send_signal(signal.SIGINT)
+            worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=self.bound / 2)
         except subprocess.TimeoutExpired:
             try:
@@ -198,7 +200,7 @@ class Batch:
             running = list(self.running.values())
         for worker in running:
             try:
-                worker.send_signal(signal.SIGINT)
+                worker.send_signal(signal.SIGTERM)
             except OSError:
                 pass
         return len(running)
@@ -304,7 +306,9 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
         except KeyboardInterrupt:
             interrupted = True
             progress.end()
-            print(f"\nInterrupted: stopping the {batch.stop()} grading(s) in progress ...", flush=True)
+            limits = batch.rubric.limits
+            print(f"\nInterrupted: stopping the {batch.stop()} grading(s) in progress, which takes up to "
+                  f"{limits.scenario_seconds + limits.exit_seconds:g} s ...", flush=True)
             for future in futures:
                 if future not in recorded and not future.cancel():
                     _record(future.result(), rows, batch, csv_path, None)

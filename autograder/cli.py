@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -36,6 +38,10 @@ yet (after Ctrl-C, say); --force regrades everything.
 
 .py files given together are always one submission, as is a folder that
 holds .py files of its own; --one makes any arguments one submission."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds the scenes, whose cleanup stops every student program
 
 
 def _positive(text: str) -> int:
@@ -67,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # Stopped by a batch, or by whoever runs us: leave no student program behind.
+        signal.signal(signal.SIGTERM, _interrupted)
+        signal.signal(signal.SIGINT, _interrupted)
     many = not args.one and (args.out is not None or batch.is_batch(args.submission))
     if many and args.results is not None:
         parser.error("--results is for one submission; a batch writes DIR/<submission>/results.json (see --out)")
