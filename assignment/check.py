@@ -1,0 +1,529 @@
+"""Check your PingPong programs before you submit them:  python check.py
+
+Run it in this folder, beside your server_student.py and client2_student.py.
+It runs three checks, each with real programs on your own computer:
+
+  1. your client2, with the server played by this checker;
+  2. your server, with client1 and client2 played by this checker;
+  3. your server and your client2 together, with client1.py.
+
+Each check says PASS or FAIL. A failed one shows the exchange as the checker
+saw it on the network, what went wrong, a hint, and the end of what your
+program printed. The checker judges by the rules in referee.py, the same
+file the autograder judges by. It exits with status 0 only if every check
+passed.
+
+You do not need to change this file. Standard library only, Python 3.8+.
+"""
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import referee
+import utils2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOST = "127.0.0.1"
+SERVER, CLIENT2 = "server_student.py", "client2_student.py"
+SCENE_SECONDS = 5.0  # one run, start to hang-up; a program still running then is stopped
+EXIT_SECONDS = 1.0  # how long programs get to end by themselves once the exchange is over
+QUIET_SECONDS = 0.25  # without /proc: a program silent this long is taken to be waiting
+WATCHES_WAITING = referee.can_see_waiting()
+
+
+class Program:
+    """One of your programs (or client1.py), running in this folder, its output in files."""
+
+    def __init__(self, name, script, port, folder, listening=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+        env.update(PINGPONG_HOST=HOST, PINGPONG_PORT=str(port), PINGPONG_CONNECT_TIMEOUT=str(SCENE_SECONDS),
+                   PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1")
+        options = {}
+        if os.name == "posix":
+            options["start_new_session"] = True  # so that stopping it stops all it started
+            if listening is not None:  # the checker holds the port: no other program can take it
+                env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
+                options["pass_fds"] = (listening.fileno(),)
+        else:
+            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        self.name = name
+        self.paths = [os.path.join(folder, name + ".out"), os.path.join(folder, name + ".err")]
+        with open(self.paths[0], "wb") as out, open(self.paths[1], "wb") as err:
+            self.process = subprocess.Popen([sys.executable, "-B", script], cwd=HERE, env=env,
+                                            stdin=subprocess.DEVNULL, stdout=out, stderr=err, **options)
+        self.heard = time.monotonic()  # when it last sent the checker anything (or started)
+        self.run = None
+
+    def exited(self):
+        return self.process.poll() is not None
+
+    def pids(self):
+        """Its live processes, children included (Linux); elsewhere just its own."""
+        found, todo = set(), [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.add(pid)
+            try:
+                for task in os.listdir("/proc/{}/task".format(pid)):
+                    with open("/proc/{}/task/{}/children".format(pid, task)) as stream:
+                        todo.extend(int(child) for child in stream.read().split() if int(child) not in found)
+            except (OSError, ValueError):
+                pass
+        return found
+
+    def stop(self, grace):
+        """Wait up to `grace` s for it to end, then stop it and all it started; what it did."""
+        if self.run is None:
+            killed = False
+            try:
+                self.process.wait(timeout=max(0.0, grace))
+            except subprocess.TimeoutExpired:
+                killed = True
+            try:
+                if os.name == "posix":
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:
+                    self.process.kill()
+            except OSError:
+                pass
+            self.process.wait()
+            out, err = (_tail(path) for path in self.paths)
+            self.run = Run(self.name, None if killed else self.process.returncode, killed, out, err)
+        return self.run
+
+
+class Run:
+    def __init__(self, name, returncode, killed, stdout, stderr):
+        self.name, self.returncode, self.killed, self.stdout, self.stderr = name, returncode, killed, stdout, stderr
+        start = stderr.rfind("Traceback (most recent call last):")
+        self.traceback = stderr[start:].strip() if start >= 0 else ""
+        self.crashed = returncode not in (0, None) and not killed
+
+
+def _tail(path, limit=4000):
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError:
+        return ""
+    return data[-limit:].decode("utf-8", "replace")
+
+
+class Link:
+    """One checker socket: a role the checker plays, or one side of a tap between two programs."""
+
+    def __init__(self, sock, me, peer, program):
+        self.sock, self.me, self.peer, self.program = sock, me, peer, program
+        self.partner = None  # for a tap: the other side, where frames go on
+        self.buffer = b""
+        self.open, self.greeted, self.closing = True, False, False
+        self.received = []
+        self.outbox = []  # (frame, bytes, when it was queued)
+
+
+class Scene:
+    """One run: sockets, programs, and the log of every frame, with bounded waits."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + SCENE_SECONDS
+        self.events, self.programs, self.links, self.taps = [], {}, [], {}
+        self.dropped = []  # roles that connected a second time to the server the checker plays
+        self.selector = selectors.DefaultSelector()
+
+    def now(self):
+        return time.monotonic() - self.t0
+
+    def listener(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((HOST, 0))  # a port nothing else uses, chosen by the system
+        sock.listen(8)
+        return sock
+
+    def start_server(self, script):
+        """Your server, on a port the checker holds (POSIX) or has just found free (Windows)."""
+        listening = self.listener()
+        port = listening.getsockname()[1]
+        if os.name != "posix":
+            listening.close()
+        self.programs["server"] = Program("server", script, port, self.folder, listening if os.name == "posix" else None)
+        if os.name == "posix":
+            listening.close()  # the server has its own copy now
+        return port
+
+    def start(self, name, script, port):
+        self.programs[name] = Program(name, script, port, self.folder)
+        return self.programs[name]
+
+    def connect(self, port, program):
+        """A connection to your server, once it listens (at once when the checker holds the port)."""
+        while True:
+            try:
+                return socket.create_connection((HOST, port), timeout=max(0.1, self.left()))
+            except OSError:
+                if program.exited() or self.left() <= 0:
+                    return None
+                time.sleep(0.02)  # nothing announces that a server has started listening
+
+    def play(self, me, port, program):
+        """The checker plays client `me`: connect to your server and say who it is."""
+        sock = self.connect(port, program)
+        if sock is None:
+            return None
+        link = self._add(sock, me, "server", program)
+        link.greeted = True
+        sock.sendall(utils2.encode(me))
+        return link
+
+    def serve(self, listening, program):
+        self.selector.register(listening, selectors.EVENT_READ, ("serve", program))
+
+    def tap(self, listening, server_port, server, client):
+        """Relay what connects to `listening` on to your server, writing every frame down.
+
+        `client`: your client2, or None for client1.py, which needs no waiting for.
+        """
+        self.taps[listening] = (server_port, server, client)
+        self.selector.register(listening, selectors.EVENT_READ, ("tap", None))
+
+    def _add(self, sock, me, peer, program):
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link = Link(sock, me, peer, program)
+        self.links.append(link)
+        self.selector.register(sock, selectors.EVENT_READ, link)
+        return link
+
+    def send(self, link, msg):
+        link.outbox.append((msg.value, utils2.encode(msg), self.now()))
+
+    def _flush(self, link):
+        """Deliver what waits for `link`'s program, once that program is waiting for it."""
+        if not link.outbox or not link.open:
+            return
+        if link.program is not None and not self._settled(link.program, link.outbox[0][2]):
+            return
+        for frame, data, seen in link.outbox:
+            try:
+                link.sock.sendall(data)
+            except OSError:
+                self._closed(link)
+                return
+            src = link.me if link.partner is None else link.partner.peer
+            # seen: when its sender sent it (the checker's roles: when they chose to), even if held since
+            self.events.append(referee.Event(frame, src, link.peer, seen, self.now()))
+        link.outbox = []
+        if link.closing:
+            self._closed(link)
+
+    def _settled(self, program, since):
+        """Is `program` waiting for a message (or gone), with all it sent so far read?
+
+        A running program may be about to send, and one sleeping by the clock
+        will send when it wakes without being asked: neither is waiting. Only
+        where waiting cannot be seen does a spell of silence stand in for it.
+        """
+        if program.exited():
+            return self._nothing_readable()  # what it sent before it ended comes first in the log
+        if not WATCHES_WAITING:
+            return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
+        if referee.state(program.pids()) != referee.READY:
+            return False
+        return self._nothing_readable() and referee.state(program.pids()) == referee.READY
+
+    def _nothing_readable(self):
+        return not self.selector.select(0)
+
+    def left(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+    def wait(self, done, polling=False):
+        """Handle traffic until done() or the run's time is up; returns done()."""
+        while True:
+            for link in list(self.links):
+                self._flush(link)
+            if done():
+                return True
+            if self.left() <= 0:
+                return bool(done())
+            pending = any(link.outbox and link.open for link in self.links)
+            nap = 0.002 if pending or polling else 0.05  # a program's exit wakes nothing: look often
+            for key, _ in self.selector.select(min(self.left(), nap)):
+                self._handle(key)
+
+    def settle(self):
+        """Wait until every program is waiting or gone (bounded)."""
+        since = self.now()
+        self.wait(lambda: all(self._settled(p, since) for p in self.programs.values()), polling=True)
+
+    def _handle(self, key):
+        if isinstance(key.data, Link):
+            self._read(key.data)
+            return
+        kind, program = key.data
+        sock, _ = key.fileobj.accept()
+        if kind == "serve":
+            self._add(sock, "server", "client?", program)
+            return
+        port, server, client = self.taps[key.fileobj]
+        outer = self._add(sock, "server", "client?", client)
+        onward = self.connect(port, server)
+        if onward is None:
+            self._closed(outer)
+            return
+        inner = self._add(onward, "client?", "server", server)
+        inner.greeted = True  # servers do not introduce themselves
+        outer.partner, inner.partner = inner, outer
+
+    def _read(self, link):
+        try:
+            chunk = link.sock.recv(4096)
+        except OSError:
+            chunk = b""
+        if link.program is not None:  # the program at the other end just spoke (or hung up)
+            link.program.heard = time.monotonic()
+        if not chunk:
+            if link.buffer:  # a last frame without its newline: not a message, but sent all the same
+                self._frame(link, link.buffer, complete=False)
+            self._closed(link)
+            return
+        try:
+            frames, link.buffer = utils2.split_frames(link.buffer + chunk)
+        except utils2.ProtocolError:
+            frames, link.buffer = [link.buffer + chunk], b""
+        for raw in frames:
+            if not link.open:
+                break
+            self._frame(link, raw)
+
+    def _frame(self, link, raw, complete=True):
+        try:
+            item = utils2.decode(raw) if complete else None
+        except utils2.ProtocolError:
+            item = None
+        if not link.greeted and isinstance(item, tuple):
+            if link.partner is None and link.me == "server" and any(
+                    other is not link and other.partner is None and other.me == "server" and other.greeted
+                    and other.peer == item[1] for other in self.links):
+                self.dropped.append(item[1])  # a server drops a second client of the same name
+                self._closed(link)
+                return
+            link.greeted, link.peer = True, item[1]
+            if link.partner is not None:
+                link.partner.me = item[1]
+                link.partner.sock.sendall(raw)
+            return
+        frame = item.value if isinstance(item, utils2.Message) else "garbage {!r}".format(raw)
+        if not link.greeted:
+            frame += " before saying who it is"
+        if link.partner is None:
+            link.received.append(frame)
+            self.events.append(referee.Event(frame, link.peer, link.me, self.now(), self.now()))
+        else:
+            link.partner.outbox.append((frame, raw, self.now()))
+
+    def _closed(self, link):
+        if not link.open:
+            return
+        link.open = False
+        self.selector.unregister(link.sock)
+        link.sock.close()
+        partner = link.partner
+        if partner is not None and partner.open:
+            if partner.outbox:  # a tap still delivers what it holds, then passes the close on
+                partner.closing = True
+            else:
+                self._closed(partner)
+
+    def close(self):
+        """Hang up, give the programs a moment to end by themselves, stop the rest."""
+        for link in list(self.links):
+            self._flush(link)
+            self._closed(link)
+        end = time.monotonic() + EXIT_SECONDS
+        runs = {name: p.stop(end - time.monotonic()) for name, p in self.programs.items()}
+        self.selector.close()
+        return runs
+
+
+# --- the three runs, as the autograder plays them -----------------------------------
+
+
+class Trace:
+    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None):
+        self.run, self.events, self.runs = run, tuple(events), runs or {}
+        self.missing, self.greeted_as = missing, greeted_as or {}
+
+
+def run_client2(folder):
+    """The checker is the server (and client1); your client2 connects to it."""
+    scene = Scene(folder)
+    listening = scene.listener()
+    client2 = scene.start("client2", CLIENT2, listening.getsockname()[1])
+    scene.serve(listening, client2)
+    link = None
+    try:
+        greeted = lambda: next((k for k in scene.links if k.greeted), None)  # noqa: E731
+        scene.wait(lambda: greeted() is not None or client2.exited())
+        link = greeted()
+        if link is not None:
+            scene.send(link, utils2.Message.Ping)  # client1's Ping, passed on once client2 waits for it
+            scene.wait(lambda: bool(link.received) or not link.open)
+        scene.settle()
+    finally:
+        listening.close()
+        runs = scene.close()
+    return Trace("client2", scene.events, runs, greeted_as={"client2": link.peer} if link else {})
+
+
+def run_server(folder):
+    """Your server; the checker is client2 and client1, which connect to it."""
+    scene = Scene(folder)
+    try:
+        port = scene.start_server(SERVER)
+        server = scene.programs["server"]
+        client2 = scene.play("client2", port, server)
+        client1 = scene.play("client1", port, server) if client2 else None
+        if client1 is not None:
+            scene.send(client1, utils2.Message.Ping)
+            scene.wait(lambda: bool(client2.received) or not client2.open)
+            if client2.received[:1] == ["Ping"]:  # client2 answers only a Ping
+                scene.send(client2, utils2.Message.Pong)
+                scene.wait(lambda: bool(client1.received) or not client1.open)
+        scene.settle()
+    finally:
+        runs = scene.close()
+    return Trace("server", scene.events, runs)
+
+
+def run_together(folder):
+    """Your server and your client2, and client1.py; the checker taps both connections."""
+    scene = Scene(folder)
+    for_client2, for_client1 = scene.listener(), scene.listener()
+    try:
+        port = scene.start_server(SERVER)
+        server = scene.programs["server"]
+        client2 = scene.start("client2", CLIENT2, for_client2.getsockname()[1])
+        scene.tap(for_client2, port, server, client2)
+        scene.tap(for_client1, port, server, None)
+        tapped = lambda: any(k.greeted and k.partner is not None for k in scene.links)  # noqa: E731
+        scene.wait(lambda: tapped() or client2.exited() or server.exited())
+        scene.settle()
+        client1 = scene.start("client1", "client1.py", for_client1.getsockname()[1])
+        back = lambda: any(e.dst == "client1" for e in scene.events)  # noqa: E731
+        scene.wait(lambda: back() or client1.exited())
+        scene.settle()
+    finally:
+        for_client2.close()
+        for_client1.close()
+        runs = scene.close()
+    return Trace("together", scene.events, runs)
+
+
+RUNS = {"client2": (run_client2, (CLIENT2,)), "server": (run_server, (SERVER,)),
+        "together": (run_together, (SERVER, CLIENT2))}
+
+# (the check in referee.py, its name, what should happen)
+CHECKS = (
+    ("client2_answers", "your client2 answers a Ping with a Pong",
+     "your client2 receives the Ping (from the checker's server) and answers it with one Pong"),
+    ("server_forwards_ping", "your server forwards the Ping from client1 to client2",
+     "your server receives client1's Ping and forwards it, once, to client2"),
+    ("server_forwards_pong", "your server forwards the Pong from client2 to client1",
+     "your server receives client2's Pong and forwards it, once, to client1"),
+    ("together", "your server and your client2 complete the exchange with client1.py",
+     "client1's Ping reaches your client2 through your server, and its Pong comes back to client1"),
+)
+
+
+def play(run, folder):
+    os.mkdir(folder)
+    script, needs = RUNS[run]
+    missing = [name for name in needs if not os.path.isfile(os.path.join(HERE, name))]
+    if missing:
+        return Trace(run, missing=missing[0])
+    return script(folder)
+
+
+# --- what you read -------------------------------------------------------------------
+
+
+def _indented(text, by="        "):
+    return "\n".join(by + line for line in text.rstrip("\n").split("\n"))
+
+
+def explain(expected, trace, judgement):
+    """Why a check failed: expected, what went wrong, the exchange drawn, a hint, your output."""
+    lines = ["      Expected: {}.".format(expected)]
+    if trace.missing:
+        lines.append("      Hint: Put {} beside check.py: it could not be found.".format(trace.missing))
+        return "\n".join(lines)
+    if judgement.broken or judgement.missing:
+        lines.append("      Went wrong: {}.".format(judgement.broken.why if judgement.broken else judgement.missing))
+    lines += ["      What happened (as the checker saw it on the network):",
+              _indented(referee.picture(trace.run, trace.events, judgement,
+                                        others="client1.py" if trace.run == "together" else "checker"))]
+    programs = [(name, trace.runs[name]) for name in referee.ROLES_OF[trace.run] if name in trace.runs]
+    crashed = next(((name, run) for name, run in programs if run.crashed), None)
+    stopped = next((name for name, run in programs if run.killed), "")
+    lines.append("      Hint: " + referee.hint(judgement, crashed=crashed[0] if crashed else "",
+                                              crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
+                                              stopped=stopped, seconds=SCENE_SECONDS))
+    for name, run in programs:
+        status = "was still running, so it was stopped" if run.killed else "exited with status {}".format(run.returncode)
+        lines.append("      Your {} {}.".format(name, status))
+        if run.traceback:
+            lines.append(_indented(run.traceback[-2000:]))
+        printed = "\n".join(run.stdout.rstrip("\n").split("\n")[-10:]) if run.stdout.strip() else ""
+        if printed:
+            lines += ["      Last lines it printed:", _indented(printed)]
+    return "\n".join(lines)
+
+
+AUTOGRADER_ALSO = (
+    "The autograder also checks what this cannot: it runs the two files you upload, with its own "
+    "utils2.py and client1.py (your changes to those are not used), against its own reference programs, "
+    "with limits on time and memory, and it reports any change outside the "
+    "'# *** start ***' / '# *** end ***' markers.")
+NOT_WATCHED = (
+    " On this system the checker cannot see when your program waits for a message, so it waits for "
+    "{:g} s of silence instead; the autograder sees it exactly, and a program that sends before it is "
+    "asked fails there.".format(QUIET_SECONDS))
+
+
+def main():
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # your programs' output may not fit the console
+    print("Checking the PingPong programs in {}".format(HERE), flush=True)
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="pingpong-check-") as folder:
+        with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:  # the runs are independent: side by side
+            started = {run: pool.submit(play, run, os.path.join(folder, run)) for run in RUNS}
+            traces = {run: future.result() for run, future in started.items()}
+        for key, name, expected in CHECKS:
+            trace = traces[referee.CHECKS[key][0]]
+            if trace.missing:
+                judgement = referee.Judgement(False, missing="{} is missing".format(trace.missing))
+            else:
+                judgement = referee.judge(key, trace.events, trace.greeted_as)
+            print("{}  {}".format("PASS" if judgement.passed else "FAIL", name), flush=True)
+            if not judgement.passed:
+                failed += 1
+                print(explain(expected, trace, judgement), flush=True)
+    print()
+    print("All {} checks passed.".format(len(CHECKS)) if not failed
+          else "{} of {} checks failed.".format(failed, len(CHECKS)))
+    print(AUTOGRADER_ALSO + ("" if WATCHES_WAITING else NOT_WATCHED))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

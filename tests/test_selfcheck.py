@@ -1,0 +1,189 @@
+"""The students' self-check, `python check.py` in the handout folder.
+
+It must give the verdicts the autograder gives, for the checks both run, on
+every catalogue entry: the same rules (the handout's referee.py) applied to
+what its own stand-ins saw. It must run on Python 3.8, and where it cannot
+see a program wait (macOS, Windows) it must still catch the plain mistakes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from autograder import grading, rubric
+from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+
+from test_exchange import find_python38
+
+CATALOGUE = Path(__file__).resolve().parent / "catalogue"
+HANDOUT_MODULES = ("utils2.py", "client1.py", "referee.py", "check.py")
+CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
+# check.py's name for each check -> the autograder's test
+CHECKED = {
+    "your client2 answers a Ping with a Pong": "client2_answers",
+    "your server forwards the Ping from client1 to client2": "server_forwards_ping",
+    "your server forwards the Pong from client2 to client1": "server_forwards_pong",
+    "your server and your client2 complete the exchange with client1.py": "together",
+}
+
+
+def _entries() -> dict[str, Path]:
+    """The catalogue of submissions; the batch test's variants while it does not exist yet."""
+    if CATALOGUE.is_dir():
+        return {p.name: p for p in sorted(CATALOGUE.iterdir()) if p.is_dir()}
+    from test_batch import VARIANTS, _write
+
+    made = Path(os.environ.get("TMPDIR", "/tmp")) / f"pingpong-variants-{os.getpid()}"
+    if not made.exists():
+        for name in VARIANTS:
+            _write(made / name, name)
+    return {p.name: p for p in sorted(made.iterdir())}
+
+
+ENTRIES = _entries()
+
+
+def _handout_with(entry: Path, folder: Path) -> Path:
+    """A student's handout folder: the handout's modules and the entry's two files, if it has them."""
+    folder.mkdir(parents=True)
+    for name in HANDOUT_MODULES:
+        shutil.copy(FOLDER / name, folder)
+    for name in STUDENT_FILES:
+        if (entry / name).is_file():
+            shutil.copy(entry / name, folder)
+    return folder
+
+
+def _verdicts(output: str) -> dict[str, bool]:
+    """The autograder test -> passed, from check.py's PASS/FAIL lines."""
+    found = {}
+    for line in output.splitlines():
+        word, _, name = line.partition("  ")
+        if word in ("PASS", "FAIL") and name in CHECKED:
+            found[CHECKED[name]] = word == "PASS"
+    return found
+
+
+def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+    return subprocess.run([python, "check.py"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=CHECK_SECONDS)
+
+
+def _both(name: str, entry: Path, tmp: Path) -> tuple[str, dict[str, bool], dict[str, bool], subprocess.CompletedProcess]:
+    folder = _handout_with(entry, tmp / name)
+    running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")})
+    try:
+        graded = grading.grade([entry], rubric.load())
+        out, err = running.communicate(timeout=CHECK_SECONDS)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    done = subprocess.CompletedProcess(running.args, running.returncode, out, err)
+    autograder = {v.test.key: v.passed for v in graded.verdicts if v.test.key in CHECKED.values()}
+    return name, _verdicts(out), autograder, done
+
+
+def test_the_self_check_gives_the_autograders_verdicts_on_the_catalogue(tmp_path):
+    assert len(ENTRIES) >= 10
+    with ThreadPoolExecutor(max_workers=3) as pool:  # hanging entries take a scene's time limit each
+        results = list(pool.map(lambda item: _both(*item, tmp_path), ENTRIES.items()))
+    differ = []
+    for name, mine, theirs, done in results:
+        assert set(mine) == set(CHECKED.values()), f"{name}: check.py printed\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == (0 if all(mine.values()) else 1), f"{name}\n{done.stdout}"
+        assert "The autograder also checks" in done.stdout.strip().splitlines()[-1], name
+        if mine != theirs:
+            differ.append(f"{name}: check.py {mine}, autograder {theirs}\n{done.stdout}")
+    assert differ == [], "\n\n".join(differ)
+    passes = {name for name, mine, _, _ in results if all(mine.values())}
+    assert "solution" in passes or "correct" in passes
+    assert "skeleton" not in passes
+
+
+def test_a_failed_check_shows_the_exchange_a_hint_and_the_program_output(tmp_path):
+    entry = tmp_path / "echo"
+    entry.mkdir()
+    shutil.copy(SOLUTION / "client2_student.py", entry)
+    server = (SOLUTION / "server_student.py").read_text(encoding="utf-8")
+    (entry / "server_student.py").write_text(server.replace("server.forward_message(ping)",
+                                                            "server.send_message(ping)"), encoding="utf-8")
+    done = _check(_handout_with(entry, tmp_path / "student"))
+    assert done.returncode == 1
+    out = done.stdout
+    assert "PASS  your client2 answers a Ping with a Pong" in out
+    failed = out.split("FAIL  your server forwards the Ping from client1 to client2\n", 1)[1].split("\nFAIL  ")[0]
+    assert "      Expected: your server receives client1's Ping and forwards it, once, to client2." in failed
+    assert "      What happened (as the checker saw it on the network):" in failed
+    assert "        (client1: checker, server: yours, client2: checker)" in failed
+    assert "\n         1. client1 --Ping--> server\n         2. client1 <--Ping-- server" in failed
+    assert "      Hint: " in failed
+    assert "      Your server exited with status" in failed
+    assert "        server: sent Ping to client1" in failed  # the tail of what the server printed
+    assert "3 of 4 checks failed." in out
+
+
+def test_a_missing_file_is_named(tmp_path):
+    entry = tmp_path / "only-client2"
+    entry.mkdir()
+    shutil.copy(SOLUTION / "client2_student.py", entry)
+    done = _check(_handout_with(entry, tmp_path / "student"))
+    assert done.returncode == 1
+    assert "PASS  your client2 answers a Ping with a Pong" in done.stdout
+    assert "Hint: Put server_student.py beside check.py" in done.stdout
+
+
+@pytest.mark.parametrize("entry, passes", [(SOLUTION, True), (FOLDER, False)], ids=["solution", "skeleton"])
+def test_the_self_check_runs_on_python_3_8(tmp_path, entry, passes):
+    python, why = find_python38()
+    if python is None:
+        pytest.skip(why)
+    done = _check(_handout_with(entry, tmp_path / "student"), python=python)
+    assert done.returncode == (0 if passes else 1), done.stdout + done.stderr
+    assert done.stderr == ""
+    assert set(_verdicts(done.stdout).values()) == ({True} if passes else {False})
+
+
+def _load_check(folder: Path):
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(f"check_{folder.name}", folder / "check.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        for name in ("referee", "utils2"):
+            sys.modules.pop(name, None)
+    return module
+
+
+FALLBACK = ["solution", "skeleton", "cheat_client2_pong_before_ping", "cheat_server_echoes",
+            "correct_client2_slow_answer", "server_forwards_only_the_ping"]
+
+
+@pytest.mark.parametrize("name", [n for n in FALLBACK if n in ENTRIES] or list(ENTRIES)[:4])
+def test_without_proc_the_self_check_waits_for_silence_and_still_agrees(tmp_path, name, monkeypatch):
+    """macOS and Windows have no /proc: the checker hands a message over after a quiet spell instead."""
+    check = _load_check(_handout_with(ENTRIES[name], tmp_path / name))
+    monkeypatch.setattr(check, "WATCHES_WAITING", False)
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        code = check.main()
+    graded = grading.grade([ENTRIES[name]], rubric.load())
+    theirs = {v.test.key: v.passed for v in graded.verdicts if v.test.key in CHECKED.values()}
+    assert _verdicts(printed.getvalue()) == theirs, printed.getvalue()
+    assert code == (0 if all(theirs.values()) else 1)
+    assert "waits for 0.25 s of silence instead" in printed.getvalue()
