@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -117,8 +118,28 @@ def course(tmp_path_factory) -> dict:
     return {"folder": folder, "zip": archive, "plan": plan, "hooks": hooks, "base": base}
 
 
+@pytest.fixture(scope="module")
+def temporary():
+    """Makes the temporary folder a batch's gradings work in; it can be searched for programs left behind.
+
+    Made in the system's temporary folder, not pytest's (closed to other
+    users), because as root student programs run as other users, who must
+    reach their own folders inside it.
+    """
+    made = []
+
+    def make() -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="pingpong-batch-test-"))
+        folder.chmod(0o711)
+        made.append(folder)
+        return folder
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _env(course: dict, tmp: Path) -> dict[str, str]:
-    tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
     env.update(PYTHONPATH=str(course["hooks"]), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
     return env
@@ -138,10 +159,10 @@ def _without_seconds(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str
 
 
 @pytest.fixture(scope="module")
-def graded(course, tmp_path_factory) -> dict:
+def graded(course, tmp_path_factory, temporary) -> dict:
     """The export zip graded as a batch, two at a time."""
     out = tmp_path_factory.mktemp("graded") / "out"
-    env = _env(course, course["base"] / "tmp-graded")
+    env = _env(course, temporary())
     done = subprocess.run(_grade_command(course["zip"], "--out", out, "-j", "2"), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=BATCH_SECONDS)
     return {"out": out, "run": done, "rows": _rows(out)}
@@ -208,9 +229,9 @@ def _student_programs_under(folder: Path) -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="looks for left-over programs in /proc (Linux)")
-def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, tmp_path):
+def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, tmp_path, temporary):
     out = tmp_path / "out"
-    tmp = tmp_path / "tmp"
+    tmp = temporary()
     env = _env(course, tmp)
     quick = tmp_path / "rubric.toml"  # the hanging submission is stopped sooner; every score is the same
     quick.write_text(rubric.DEFAULT_FILE.read_text(encoding="utf-8").replace("scenario_seconds = 5.0",
