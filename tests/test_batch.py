@@ -11,6 +11,7 @@ program running, and resume where it stopped.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, export, grading, rubric
+from autograder import batch, export, gradebook, grading, rubric
 from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from conftest import fill
@@ -335,3 +336,23 @@ def test_export_metadata_with_or_without_colons_and_ruby_tags(tmp_path):
     metadata.write_text("- just a list\n", encoding="utf-8")
     with pytest.raises(export.ExportError, match="should map each submission folder"):
         export.submitters(metadata)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
+    row = gradebook.Row("submission_1", (), {}, 80.0, 100.0, gradebook.GRADED_STATUS, 0.4, "")
+    failed = gradebook.Row("submission_2", (), {}, 0.0, 100.0, gradebook.ERROR_STATUS, 1.0, "it broke")
+    terminal, plain = _Terminal(), io.StringIO()
+    for stream in (terminal, plain):
+        progress = batch.Progress(2, stream)
+        progress.step(row)
+        progress.step(failed)
+        progress.end()
+    assert terminal.getvalue().startswith("\r[###############...............] 1/2")
+    assert "\r[##############################] 2/2" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert plain.getvalue() == ("[1/2] submission_1: 80/100 (0.4 s)\n"
+                                "[2/2] submission_2: ERROR: it broke (1.0 s)\n")
