@@ -86,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         except rubric.ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        return batch.run(args.submission, chosen, (args.rubric or rubric.DEFAULT_FILE).resolve(), args.out,
-                         args.jobs, args.force)
+        try:
+            return batch.run(args.submission, chosen, (args.rubric or rubric.DEFAULT_FILE).resolve(), args.out,
+                             args.jobs, args.force)
+        except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
+            print("interrupted again: the gradings still running stop by themselves", file=sys.stderr)
+            return batch.INTERRUPTED
     name = args.submission[0].stem if len(args.submission) == 1 else "submission"
     path = args.results or Path("results") / f"{name or 'submission'}.json"
     started = time.monotonic()
@@ -105,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"error: the grader failed; {path} says so", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the student programs were stopped, and no results were written", file=sys.stderr)
+        return batch.INTERRUPTED
     print(report.table(result, path))
     if args.verbose:
         for verdict in result.verdicts:
