@@ -36,6 +36,7 @@ SCENE_SECONDS = 5.0  # one run, start to hang-up; a program still running then i
 EXIT_SECONDS = 1.0  # how long programs get to end by themselves once the exchange is over
 QUIET_SECONDS = 0.25  # without /proc: a program silent this long is taken to be waiting
 WATCHES_WAITING = referee.can_see_waiting()
+HANDS_OVER_PORT = os.name == "posix"  # the checker binds your server's port and hands it over (not Windows)
 
 
 class Program:
@@ -48,7 +49,7 @@ class Program:
         options = {}
         if os.name == "posix":
             options["start_new_session"] = True  # so that stopping it stops all it started
-            if listening is not None:  # the checker holds the port: no other program can take it
+            if listening is not None and HANDS_OVER_PORT:  # no other program can take the port meanwhile
                 env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
                 options["pass_fds"] = (listening.fileno(),)
         else:
@@ -152,11 +153,12 @@ class Scene:
         """Your server, on a port the checker holds (POSIX) or has just found free (Windows)."""
         listening = self.listener()
         port = listening.getsockname()[1]
-        if os.name != "posix":
-            listening.close()
-        self.programs["server"] = Program("server", script, port, self.folder, listening if os.name == "posix" else None)
-        if os.name == "posix":
-            listening.close()  # the server has its own copy now
+        if not HANDS_OVER_PORT:
+            listening.close()  # free for your server to take: it binds it itself
+        try:
+            self.programs["server"] = Program("server", script, port, self.folder, listening)
+        finally:
+            listening.close()  # your server has its own copy now
         return port
 
     def start(self, name, script, port):
@@ -240,7 +242,14 @@ class Scene:
         return self._nothing_readable() and referee.state(program.pids()) == referee.READY
 
     def _nothing_readable(self):
-        return not self.selector.select(0)
+        return not self._ready(0)
+
+    def _ready(self, timeout):
+        """What can be read now, waiting up to `timeout`. (Windows refuses select() on no sockets.)"""
+        if not self.selector.get_map():
+            time.sleep(timeout)
+            return []
+        return self.selector.select(timeout)
 
     def left(self):
         return max(0.0, self.deadline - time.monotonic())
@@ -256,7 +265,7 @@ class Scene:
                 return bool(done())
             pending = any(link.outbox and link.open for link in self.links)
             nap = 0.002 if pending or polling else 0.05  # a program's exit wakes nothing: look often
-            for key, _ in self.selector.select(min(self.left(), nap)):
+            for key, _ in self._ready(min(self.left(), nap)):
                 self._handle(key)
 
     def settle(self):
