@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUBMISSION ?= solution
 RESULTS    ?=
 
-.PHONY: help test grade skeletons dist clean
+.PHONY: help test grade skeletons dist bench soak clean
 
 help:
 	@echo "make test                  run the test suite (makes $(VENV) if missing)"
@@ -16,6 +16,8 @@ help:
 	@echo "make grade SUBMISSION=path [RESULTS=file]   grade a zip, a folder or files"
 	@echo "make skeletons             rewrite the handout skeletons from solution/"
 	@echo "make dist                  write dist/autograder.zip (for Gradescope) and dist/handout.zip (for students)"
+	@echo "make bench                 measure grading speed, throughput, latency and memory (bench/results/)"
+	@echo "make soak                  grade catalogue entries many times under CPU load; count differing scores"
 
 # The virtual environment, rebuilt when the pinned requirements change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -36,6 +38,12 @@ skeletons: $(STAMP)
 # Only the standard library is needed: no virtual environment.
 dist:
 	$(PYTHON) -m autograder.bundle
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+soak: $(STAMP)
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) dist results
