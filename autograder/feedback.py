@@ -35,6 +35,9 @@ def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
     runs = program_output(trace)
     crashed = next(((name, run) for name, run in runs if run.crashed), None)
     stopped = next((name for name, run in runs if run.killed), "")
+    limited = next(((name, run) for name, run in runs if run.limit), None)
+    if limited:
+        return f"Your {limited[0]} {limited[1].limit}, which the grader does not allow: a correct program needs far less."
     return referee.hint(judgement, crashed=crashed[0] if crashed else "",
                         crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
                         stopped=stopped, seconds=limits.scenario_seconds)

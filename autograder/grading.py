@@ -9,12 +9,11 @@ report is someone else's job.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import feedback, intake, rules, scenario, skeleton
+from . import feedback, intake, rules, sandbox, scenario, skeleton
 from .handout import FOLDER, STUDENT_FILES
 from .rubric import Rubric, Test
 
@@ -49,7 +48,7 @@ class Grade:
 def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> Grade:
     started = time.monotonic()
     own = workdir is None
-    root = Path(tempfile.mkdtemp(prefix="pingpong-")) if own else workdir
+    root = sandbox.scratch() if own else workdir  # as root: a folder others may only pass through
     try:
         taken = intake.take(sources, root / "intake")
         traces = {} if taken.problem else scenario.play_all(taken.files, rubric.limits, root)
@@ -57,7 +56,8 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
-    return Grade(verdicts, tuple(taken.notes), taken.problem, time.monotonic() - started)
+    notes = (*taken.notes, *(sandbox.caveats() if traces else ()))  # said once, if student code ran
+    return Grade(verdicts, notes, taken.problem, time.monotonic() - started)
 
 
 def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> Verdict:

@@ -78,9 +78,11 @@ def parse(data: dict, where: str = "rubric") -> Rubric:
     raw_limits = data.get("limits", {})
     _only(raw_limits, set(Limits.__dataclass_fields__), where, "limits.")
     for key, value in raw_limits.items():
-        if not _number(value) or value <= 0:
-            raise ConfigError(f"{where}: limits.{key} must be a number of seconds above 0, not {value!r}")
-        limits = replace(limits, **{key: float(value)})
+        whole = isinstance(getattr(limits, key), int)  # the sandbox's limits: memory_mib, processes, ...
+        if not _number(value) or value <= 0 or (whole and value != int(value)):
+            kind = "a whole number, 1 or more" if whole else "a number of seconds above 0"
+            raise ConfigError(f"{where}: limits.{key} must be {kind}, not {value!r}")
+        limits = replace(limits, **{key: int(value) if whole else float(value)})
     tests = {test.key: test for test in TESTS}
     raw_tests = data.get("tests", {})
     _only(raw_tests, set(tests), where, "tests.")

@@ -1,30 +1,74 @@
-"""Running one student program: started apart, watched, and stopped for sure.
+"""Running one student program: apart, limited, watched, and stopped for sure.
 
-A student program is untrusted and often broken. It gets a folder of its
-own, an empty standard input and a scrubbed environment; its output goes
-to files (a full pipe would stall it) and is read back capped, head and
-tail; when its scene ends, its whole process tree is killed.
+A student program is untrusted. As root (Gradescope, CI) it runs as a
+sandbox user of its own (see accounts.py), in a folder only that user may
+enter, holding the library and its file; the grader's files are closed to
+it. Not root (an instructor's laptop), it runs as the current user with the
+same limits, and the grade says so once.
 
-The harness also needs to know when a student program has done all it
-will do without new input: `quiet()` is true when every process of the
-program is asleep (blocked in a receive, say). A program that was about to
-send something is running, not asleep, so waiting for quiet, rather than
-for a fixed time, makes "did it send before it was asked?" deterministic.
+Every process of a program is limited (`Caps`: memory, CPU time, processes,
+file size, open files), its environment is scrubbed, its standard input is
+empty, and its output goes to unnamed files only the grader holds (a full
+pipe would stall it; a named file it could swap), read back capped, head and
+tail. A limit it went over is named in plain words in its `ProgramRun`.
+
+Ending a program is sure: it runs under a warden (see warden.py), and every
+process it starts stays a descendant of the warden, however it detaches;
+when its scene ends the warden kills them all. As root, every process of the
+program's user is then killed besides, and only then is the user given to
+another program.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import select
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import accounts, warden
+from .accounts import SANDBOX_USER, SandboxError, caveats, scratch  # noqa: F401 - the sandbox's face to the grader
+
 OUTPUT_CAP = 64 * 1024  # bytes of each stream kept for the report: head and tail
-_ASLEEP = {"S", "Z", "X", "T", "t", "I"}
+MIB = 1024 * 1024
+START_SECONDS = 10.0  # for the warden to say the program started
+END_SECONDS = warden.END_SECONDS + 2.0  # for the warden to kill everything and exit
+WARDEN = Path(warden.__file__).resolve()
 _HAS_PROC = Path("/proc/self/stat").exists()
+_lock = threading.Lock()
+_done_once: set[str] = set()
+_wardens: set[int] = set()  # pids of running wardens: the grader's own children
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What each student program may use, every process of it (RLIMIT_*).
+
+    The one place for their defaults; rubric.toml's [limits] changes them.
+    """
+
+    memory_mib: int = 512  # address space of each process
+    cpu_seconds: int = 10  # CPU time of each process; longer than a scene, so only runaway helpers meet it
+    processes: int = 32  # processes and threads at once, all of the program's together
+    file_mib: int = 64  # the largest file it may write, its captured output included
+    open_files: int = 64  # files and sockets open at once, in each process
+
+    def describe(self, limit: str) -> str:
+        """A limit the program went over, in plain words: 'used more than 512 MiB of memory'."""
+        return {
+            "memory": f"used more than {self.memory_mib} MiB of memory",
+            "cpu": f"used more than {self.cpu_seconds} s of CPU time",
+            "processes": f"tried to run more than {self.processes} processes or threads at once",
+            "file": f"wrote more than {self.file_mib} MiB (to a file, or printed)",
+            "open_files": f"had more than {self.open_files} files or sockets open at once",
+        }[limit]
 
 
 @dataclass(frozen=True)
@@ -46,6 +90,7 @@ class ProgramRun:
     stdout: Output
     stderr: Output
     seconds: float
+    limit: str = ""  # a limit it went over, in plain words ("used more than 512 MiB of memory"), or ""
 
     @property
     def crashed(self) -> bool:
@@ -59,22 +104,23 @@ class ProgramRun:
         return text[start:].strip() if start >= 0 else ""
 
 
-def read_capped(path: Path, cap: int = OUTPUT_CAP) -> Output:
+def read_capped(stream, cap: int = OUTPUT_CAP) -> Output:
     """The file's text, or its head and tail with a note of what was left out."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as stream:
-            if size <= cap:
-                data, dropped = stream.read(), 0
-            else:
-                head = stream.read(cap // 2)
-                stream.seek(size - cap // 2)
-                tail = stream.read()
-                dropped = size - len(head) - len(tail)
-                data = head + f"\n[... {dropped} bytes left out ...]\n".encode() + tail
-    except OSError:
+        fd = stream.fileno()
+        size = os.fstat(fd).st_size
+        if size <= cap:
+            data, dropped = os.pread(fd, size, 0), 0
+        else:
+            head, tail = os.pread(fd, cap // 2, 0), os.pread(fd, cap // 2, size - cap // 2)
+            dropped = size - len(head) - len(tail)
+            data = head + f"\n[... {dropped} bytes left out ...]\n".encode() + tail
+    except (OSError, ValueError):
         return Output("", 0)
     return Output(data.decode("utf-8", "replace"), dropped)
+
+
+# --- one program ----------------------------------------------------------------
 
 
 @dataclass
@@ -82,108 +128,98 @@ class Program:
     """A started student program. Use as a context manager: leaving stops it."""
 
     name: str
-    process: subprocess.Popen
-    folder: Path
+    keeper: subprocess.Popen  # its warden
+    pid: int  # the student program's own process
+    folder: Path  # its working folder, its alone
+    caps: Caps
+    outputs: tuple  # its stdout and stderr: unnamed files only the grader holds
+    status: int  # the read end of the warden's report; -1 once the warden is gone
+    account: accounts.Account | None = None
+    slot: int | None = None  # the lock that keeps `account` this program's
     started: float = field(default_factory=time.monotonic)
+    _buffer: bytes = b""
+    _exit: tuple[int, float] | None = None  # wait status and CPU seconds, as the warden reported them
     _run: ProgramRun | None = None
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+    def _read_status(self, timeout: float) -> None:
+        """Take in what the warden reported, waiting up to `timeout` s for the program's exit."""
+        deadline = time.monotonic() + timeout
+        while self._exit is None and self.status >= 0:
+            left = deadline - time.monotonic()
+            if not select.select([self.status], [], [], max(0.0, left))[0]:
+                return
+            chunk = os.read(self.status, 4096)
+            if not chunk:  # the warden is gone
+                os.close(self.status)
+                self.status = -1
+                return
+            *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+            for words in (line.split() for line in lines):
+                if words[:1] == [b"exit"]:
+                    self._exit = (int(words[1]), float(words[2]))
 
     def exited(self) -> bool:
-        return self.process.poll() is not None
+        """Whether the program's own process has ended (what it started may live on, until stop())."""
+        if self._exit is None:
+            self._read_status(0)
+            if self._exit is None and _HAS_PROC and not warden.alive(self.pid):
+                self._read_status(1.0)  # it is gone: the warden reports it at once
+        return self._exit is not None or self.status < 0
 
     def tree(self) -> set[int]:
-        """The program's live processes: itself and all it started that are still its own."""
+        """The program's live processes: itself and all it started, wherever they went."""
         if not _HAS_PROC:
             return set() if self.exited() else {self.pid}
-        found: set[int] = set()
-        todo = [self.pid]
-        while todo:
-            pid = todo.pop()
-            if pid in found or _stat(pid) is None:
-                continue
-            found.add(pid)
-            try:
-                tasks = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
-            for task in tasks:
-                try:
-                    with open(f"/proc/{pid}/task/{task}/children") as stream:
-                        todo.extend(int(child) for child in stream.read().split())
-                except OSError:
-                    pass
-        return found
-
-    def session(self) -> set[int]:
-        """Every process still in the program's session, wherever its parent went."""
-        if not _HAS_PROC:
-            return set()
-        found = set()
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                fields = _stat(int(entry))
-                if fields and int(fields[3]) == self.pid:
-                    found.add(int(entry))
-        return found
-
-    def quiet(self) -> bool:
-        """True when every process of the program is asleep or gone."""
-        if not _HAS_PROC:
-            return False
-        for pid in self.tree():
-            task_dir = f"/proc/{pid}/task"
-            try:
-                tasks = os.listdir(task_dir)
-            except OSError:
-                continue
-            for task in tasks:
-                fields = _stat(int(task), f"{task_dir}/{task}/stat")
-                if fields and fields[0] not in _ASLEEP:
-                    return False
-        return True
+        return warden.family(self.keeper.pid)
 
     def stop(self, grace: float = 0.0) -> ProgramRun:
-        """Wait up to `grace` seconds for it to end by itself, then kill what is left."""
+        """Wait up to `grace` seconds for it to end by itself, then kill all that is left of it."""
         if self._run is not None:
             return self._run
-        killed = False
+        self._read_status(grace)
+        killed = self._exit is None and self.status >= 0
+        crowded = len(self.tree()) >= self.caps.processes  # a fork bomb that catches its errors says nothing
         try:
-            self.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            killed = True
-        self._kill_all()
-        if self.process.poll() is None:
-            self.process.wait()
-        code = None if killed else self.process.returncode
-        self._run = ProgramRun(
-            self.name,
-            code,
-            killed,
-            read_capped(self.folder / f"{self.name}.stdout"),
-            read_capped(self.folder / f"{self.name}.stderr"),
-            time.monotonic() - self.started,
-        )
+            self._end()
+            stdout, stderr = (read_capped(stream) for stream in self.outputs)
+            biggest = max(os.fstat(stream.fileno()).st_size for stream in self.outputs)
+        finally:
+            for stream in self.outputs:
+                stream.close()
+            if self.slot is not None:
+                os.close(self.slot)  # nothing of this program is left: its user may serve another
+                self.slot = None
+        if self._exit is not None:
+            code, cpu = os.waitstatus_to_exitcode(self._exit[0]), self._exit[1]
+        else:  # stopped by us, or (not root) it killed its warden, which killed it
+            code, cpu = (None if killed else -signal.SIGKILL), None
+        limit = "processes" if crowded else _limit(self.caps, code, cpu, stderr.text, biggest)
+        self._run = ProgramRun(self.name, None if killed else code, killed, stdout, stderr, time.monotonic() - self.started,
+                               self.caps.describe(limit) if limit else "")
         return self._run
 
-    def _kill_all(self) -> None:
-        for _ in range(3):
-            targets = self.tree() | self.session()
-            if not targets:
-                return
-            if hasattr(os, "killpg"):
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            for pid in targets:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            self.process.poll()
+    def _end(self) -> None:
+        """Have the warden kill everything of the program; then make sure, the surest way there is."""
+        try:
+            self.keeper.send_signal(signal.SIGTERM)
+            self.keeper.wait(timeout=END_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.keeper.kill()
+            self.keeper.wait()
+        finally:
+            with _lock:
+                _wardens.discard(self.keeper.pid)
+        self._read_status(0)
+        if self.status >= 0:
+            os.close(self.status)
+            self.status = -1
+        if self.account is None:
+            if self.keeper.returncode != 0 and _HAS_PROC:
+                _kill_stragglers(self.keeper.pid)
+            return
+        if self.keeper.returncode != 0:  # the warden could not make sure: nothing else runs as this user
+            accounts.kill_user(self.account.uid)
+        accounts.scrub(self.account)
 
     def __enter__(self) -> Program:
         return self
@@ -192,37 +228,134 @@ class Program:
         self.stop()
 
 
-def _stat(pid: int, path: str | None = None) -> list[str] | None:
-    """Fields 3 onward of /proc/PID/stat (state, ppid, pgrp, session, ...)."""
+def _kill_stragglers(session: int) -> None:
+    """Not root, the warden may have died first (the program can kill it): kill what is left in its
+    session, and what came to us, the subreaper, in a session of its own (bounded)."""
+    me = os.getpid()
+    deadline = time.monotonic() + END_SECONDS
+    while time.monotonic() < deadline:
+        with _lock:
+            ours = set(_wardens)
+        roots = set()
+        for pid in warden.pids():
+            fields = warden.stat(pid)
+            if not fields or pid in ours:
+                continue
+            adopted = int(fields[1]) == me
+            if fields[0] in (b"Z", b"X"):
+                if adopted:
+                    _reap(pid)
+            elif int(fields[3]) == session or (adopted and int(fields[3]) == pid):
+                roots.add(pid)
+        targets = set(roots).union(*(warden.family(pid) for pid in roots))
+        if not targets:
+            return
+        for pid in targets:
+            warden.kill(pid)
+        time.sleep(0.001)  # killed processes take a moment to die; bounded by the deadline
+
+
+def _reap(pid: int) -> None:
     try:
-        with open(path or f"/proc/{pid}/stat", "rb") as stream:
-            raw = stream.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    return raw[raw.rfind(")") + 2 :].split()
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
-def start(
-    name: str,
-    script: Path,
-    folder: Path,
-    env: dict[str, str],
-    pass_fds: tuple[int, ...] = (),
-) -> Program:
-    """Start `python script` in `folder`, its output captured to files there."""
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
-             "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8", "LANG": "C.UTF-8"}
-    clean.update(env)
-    with open(folder / f"{name}.stdout", "wb") as out, open(folder / f"{name}.stderr", "wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-B", script.name],
-            cwd=folder,
-            env=clean,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            pass_fds=pass_fds,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return Program(name, process, folder)
+_SAID = (  # what Python prints when a limit stops it
+    ("memory", re.compile(r"\bMemoryError\b|\[Errno 12\] Cannot allocate memory")),
+    ("open_files", re.compile(r"\[Errno 24\] Too many open files")),
+    ("file", re.compile(r"\[Errno 27\] File too large")),
+    ("processes", re.compile(r"can't start new thread|(fork|_fork_exec|spawn)[\s\S]{0,300}\[Errno 11\]")),
+)
+
+
+def _limit(caps: Caps, code: int | None, cpu: float | None, stderr: str, biggest: int) -> str:
+    """Which limit the program went over, or ''."""
+    if code == -signal.SIGXCPU or (cpu is not None and cpu >= caps.cpu_seconds):
+        return "cpu"
+    if code == -signal.SIGXFSZ or biggest >= caps.file_mib * MIB:
+        return "file"
+    return next((limit for limit, pattern in _SAID if pattern.search(stderr)), "")
+
+
+def _once(key: str, action) -> None:
+    with _lock:
+        if key not in _done_once:
+            action()
+            _done_once.add(key)
+
+
+def start(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: tuple[int, ...] = (),
+          caps: Caps | None = None) -> Program:
+    """Start `python script` in `folder` under a warden, limited, its output captured."""
+    caps = caps or Caps()
+    account, slot = None, None
+    if accounts.as_root():
+        _once("seal", accounts.seal)
+        account, slot = accounts.take()
+    else:
+        _once("adopt", accounts.adopt_orphans)
+    try:
+        python = accounts.python_for(account)
+        if account is not None:
+            accounts.hand_over(folder, account)
+        clean = {"PATH": accounts.PATH, "HOME": str(folder), "TMPDIR": str(folder), "LANG": "C.UTF-8",
+                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+        clean.update(env)
+        # Not root, the limit on processes counts all of ours: the program gets that many more than
+        # we run now, and its warden (one more) besides.
+        processes = caps.processes + (0 if account is not None else accounts.tasks_of(os.getuid()) + 1)
+        limits = [caps.cpu_seconds, caps.memory_mib * MIB, processes, caps.file_mib * MIB, caps.open_files]
+        user = (account.uid, account.gid) if account is not None else (-1, -1)
+        outputs = (tempfile.TemporaryFile(prefix=f"{name}-out-"), tempfile.TemporaryFile(prefix=f"{name}-err-"))
+        status, report = os.pipe()
+        command = [sys.executable, "-I", "-S", str(WARDEN), str(report), str(os.getpid()), *map(str, user),
+                   ",".join(map(str, pass_fds)), ",".join(map(str, limits)), "--", python, "-B", "-s", script.name]
+        try:
+            keeper = subprocess.Popen(command, cwd=folder, env=clean, stdin=subprocess.DEVNULL, stdout=outputs[0],
+                                      stderr=outputs[1], pass_fds=(*pass_fds, report), start_new_session=True)
+        finally:
+            os.close(report)
+        with _lock:
+            _wardens.add(keeper.pid)
+        pid = _started(status, keeper)
+    except BaseException:
+        if slot is not None:
+            os.close(slot)
+        raise
+    return Program(name, keeper, pid, folder, caps, outputs, status, account, slot)
+
+
+def _started(status: int, keeper: subprocess.Popen) -> int:
+    """The program's pid, which the warden reports first thing."""
+    line = b""
+    deadline = time.monotonic() + START_SECONDS
+    while not line.endswith(b"\n"):
+        ready = select.select([status], [], [], max(0.0, deadline - time.monotonic()))[0]
+        chunk = os.read(status, 1) if ready else b""  # byte by byte: what follows is the Program's to read
+        if not chunk:
+            keeper.kill()
+            keeper.wait()
+            os.close(status)
+            raise SandboxError(f"the warden did not start the program (it ended with status {keeper.returncode})")
+        line += chunk
+    return int(line.split()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m autograder.sandbox --ensure-user`: create the sandbox users (setup.sh runs it as root)."""
+    if (sys.argv[1:] if argv is None else argv) != ["--ensure-user"]:
+        print("usage: python -m autograder.sandbox --ensure-user", file=sys.stderr)
+        return 2
+    try:
+        for account in accounts.ensure_users():
+            print(f"student programs can run as {account.name} (uid {account.uid})")
+    except SandboxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

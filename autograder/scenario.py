@@ -26,7 +26,7 @@ SCENARIOS = ("client2", "server", "together")
 
 
 @dataclass(frozen=True)
-class Limits:
+class Limits(sandbox.Caps):  # and what each student program may use: memory_mib, cpu_seconds, ...
     scenario_seconds: float = 5.0  # the whole scene, from start to hang-up
     settle_seconds: float = 1.0  # longest wait for a busy program to go quiet
     exit_seconds: float = 1.0  # how long programs get to end by themselves after the exchange
@@ -52,7 +52,7 @@ def _workspace(root: Path, name: str, student_file: Path) -> Path:
 
 
 def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    scene = Scene(limits.scenario_seconds, limits.settle_seconds)
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits)
     listening = scene.listener()
     folder = _workspace(root, "client2", files["client2_student.py"])
     client2 = scene.start("client2", folder / "client2_student.py", folder, listening.getsockname()[1])
@@ -73,7 +73,7 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
 
 
 def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    scene = Scene(limits.scenario_seconds, limits.settle_seconds)
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits)
     listening = scene.listener()
     port = listening.getsockname()[1]
     folder = _workspace(root, "server", files["server_student.py"])
@@ -96,7 +96,7 @@ def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
 
 
 def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    scene = Scene(limits.scenario_seconds, limits.settle_seconds)
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits)
     listening, tapping = scene.listener(), scene.listener()
     port = listening.getsockname()[1]
     server_folder = _workspace(root, "server", files["server_student.py"])

@@ -57,7 +57,8 @@ class Endpoint:
 class Scene:
     """One scenario's sockets, programs and log, with bounded waits for events."""
 
-    def __init__(self, seconds: float, settle_seconds: float) -> None:
+    def __init__(self, seconds: float, settle_seconds: float, caps: sandbox.Caps | None = None) -> None:
+        self.caps = caps  # what each student program may use (None: the sandbox's defaults)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + seconds
         self.settle_seconds = settle_seconds
@@ -86,7 +87,7 @@ class Scene:
         if listening is not None:
             env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
             fds = (listening.fileno(),)
-        program = sandbox.start(name, script, folder, env, fds)
+        program = sandbox.start(name, script, folder, env, fds, self.caps)
         self.programs[name] = program
         if hasattr(os, "pidfd_open"):
             try:  # lets a program's exit wake the selector at once

@@ -1,0 +1,279 @@
+"""Who student programs run as: unprivileged users, one per running program.
+
+As root (Gradescope, CI), each student program runs as a sandbox user that
+no other running program has: `pingpong-student`, then `pingpong-student-1`,
+`-2`, ... as more run at once (several scenes, several gradings). One user
+per program, not one for all, because the kernel counts processes per user:
+sharing one, a fork bomb in one program would stop every other program, of
+this grading and of any other running at once, from starting. And because
+nothing else runs as a program's user while it holds it, killing every
+process of that user ends the program for sure.
+
+A user is held through a lock file (flock, so a grader that dies lets go of
+it), and whatever a dead grader left running as it is killed before it is
+used again. Users are created on demand, or beforehand by setup.sh
+(`python -m autograder.sandbox --ensure-user`).
+
+The grader's own files are closed to those users, and a program's folder is
+its user's alone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import warden
+from .handout import ROOT, SOLUTION
+
+SANDBOX_USER = "pingpong-student"
+PROGRAMS_AT_ONCE = 4  # in one grading: the three scenes run four student programs side by side
+SLOTS = 64  # sandbox users at most: student programs running at once, as root
+WAIT_SECONDS = 10.0  # for a free sandbox user
+KILL_SECONDS = 5.0  # to kill every process of a user
+SECRETS = (SOLUTION, ROOT / "autograder")  # closed to other users when grading as root
+PATH = "/usr/local/bin:/usr/bin:/bin"
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")  # where any user may write
+
+
+class SandboxError(RuntimeError):
+    """Student programs cannot be run safely here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def caveats() -> tuple[str, ...]:
+    """What a grade should say about who ran its programs: said once, when not sandboxed."""
+    if as_root():
+        return ()
+    me = getpass.getuser()
+    return (f"Student code ran as {me}, the user running the grader, with limits but without a sandbox user "
+            f"(that needs root): it could read and change what {me} can.",)
+
+
+def user_name(slot: int) -> str:
+    return SANDBOX_USER if slot == 0 else f"{SANDBOX_USER}-{slot}"
+
+
+def ensure_user(name: str = SANDBOX_USER) -> Account:
+    """The unprivileged account `name`, created if missing (needs root); safe when gradings run at once."""
+    account = _account(name)
+    if account is None:
+        if not as_root():
+            raise SandboxError(f"the user {name} does not exist, and only root can create it")
+        with _flocked(_lock_dir() / "useradd.lock"):
+            account = _account(name) or _useradd(name)
+    if account.uid == 0 or account.gid == 0:
+        raise SandboxError(f"the user {name} has root's user or group id; student programs cannot run as it")
+    return account
+
+
+def _account(name: str) -> Account | None:
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return None
+    return Account(name, entry.pw_uid, entry.pw_gid)
+
+
+def _useradd(name: str) -> Account:
+    command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    env = dict(os.environ, PATH=f"{PATH}:/usr/sbin:/sbin")
+    why = ""
+    for attempt in range(40):
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SandboxError(f"could not create the user {name}: {error}") from None
+        account = _account(name)
+        if done.returncode in (0, 9) and account:  # 9: it exists, made meanwhile by someone else
+            return account
+        why = done.stderr.strip() or f"useradd ended with status {done.returncode}"
+        if done.returncode not in (1, 10):  # 1 and 10: /etc/passwd or /etc/group is locked: try again
+            break
+        time.sleep(0.05 * (attempt + 1))  # back off while another process holds that lock
+    raise SandboxError(f"could not create the user {name}: {why}")
+
+
+def _lock_dir() -> Path:
+    """A folder for lock files that only root may touch."""
+    for base in ("/run", tempfile.gettempdir()):
+        path = Path(base) / "pingpong-sandbox"
+        try:
+            path.mkdir(mode=0o700, exist_ok=True)
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077:
+            return path
+    raise SandboxError("no safe folder for the sandbox's lock files: /run/pingpong-sandbox and "
+                       f"{tempfile.gettempdir()}/pingpong-sandbox are missing, or open to others")
+
+
+@contextmanager
+def _flocked(path: Path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def take() -> tuple[Account, int]:
+    """A sandbox user no other program is using, and the lock that keeps it ours: close it to give it back."""
+    folder = _lock_dir()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        for slot in range(SLOTS):
+            fd = os.open(folder / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                account = ensure_user(user_name(slot))  # its warden kills what a dead grader left running as it
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            return account, fd
+        if time.monotonic() > deadline:
+            raise SandboxError(f"all {SLOTS} sandbox users stayed busy for {WAIT_SECONDS:g} s")
+        time.sleep(0.05)  # a user is freed when a program ends; bounded by the deadline
+
+
+def kill_user(uid: int) -> None:
+    """Kill every process of `uid` until none is left (bounded): only for a user no one else runs as."""
+    deadline = time.monotonic() + KILL_SECONDS
+    while time.monotonic() < deadline:
+        targets = [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)]
+        if not targets:
+            return
+        for pid in targets:
+            warden.kill(pid)
+        time.sleep(0.001)  # killed processes take a moment to die; bounded by the deadline
+
+
+def scrub(account: Account) -> None:
+    """Remove what `account` left in the folders everyone may write to.
+
+    A program can write there, not only in its own folder; what it left is
+    known for sure by its owner, as no one else runs as that user.
+    """
+    for base in SHARED_FOLDERS:
+        try:
+            entries = list(os.scandir(base))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != account.uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def seal() -> None:
+    """Close the reference solution and the grader to other users (setup.sh does so on Gradescope too)."""
+    for path in SECRETS:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o007:
+                path.chmod(mode & ~0o007)
+        except OSError as error:
+            raise SandboxError(f"cannot close {path} to other users: {error}") from None
+
+
+def _bits(account: Account, info: os.stat_result) -> int:
+    if info.st_uid == account.uid:
+        return (info.st_mode >> 6) & 7
+    if info.st_gid == account.gid:
+        return (info.st_mode >> 3) & 7
+    return info.st_mode & 7
+
+
+def allows(account: Account, path: Path, want: int) -> bool:
+    """Whether `account`, with its own group only, may `want` (4 read, 2 write, 1 run) `path`."""
+    real = Path(os.path.realpath(path))
+    try:
+        if any(not _bits(account, folder.stat()) & 1 for folder in real.parents):
+            return False
+        return _bits(account, real.stat()) & want == want
+    except OSError:
+        return False
+
+
+def scratch(prefix: str = "pingpong-") -> Path:
+    """A fresh folder for one grading. As root others may pass through it to their own folder, never list it."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if as_root():
+        path.chmod(0o711)
+    return path
+
+
+def python_for(account: Account | None) -> str:
+    """A Python the program's user may run: ours, or (ours being in a closed folder) the system's."""
+    if account is None:
+        return sys.executable
+    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.isfile(candidate) and allows(account, Path(candidate), 5):
+            return os.path.realpath(candidate)
+    raise SandboxError(f"no Python that {account.name} may run: {os.path.realpath(sys.executable)} is in a "
+                       "folder closed to other users; install python3 system-wide")
+
+
+def hand_over(folder: Path, account: Account) -> None:
+    """Make `folder` the program's alone: its user's, mode 700, reachable through the folders above it."""
+    for path in (folder, *folder.iterdir()):
+        os.chown(path, account.uid, account.gid, follow_symlinks=False)
+    folder.chmod(0o700)
+    if not allows(account, folder, 7):
+        raise SandboxError(f"{folder} cannot be reached by {account.name}: a folder above it is closed to "
+                           "other users (grade in a folder made by sandbox.scratch())")
+
+
+def tasks_of(uid: int) -> int:
+    """Processes and threads `uid` runs now: RLIMIT_NPROC counts them all, not only a program's."""
+    count = 0
+    for pid in warden.pids():
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
+    return count
+
+
+def adopt_orphans() -> None:
+    """Not root: become a subreaper, so a program that kills its warden leaves its processes with us."""
+    warden.prctl(warden.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def ensure_users() -> list[Account]:
+    """The sandbox users one grading runs at once, created if missing."""
+    return [ensure_user(user_name(slot)) for slot in range(PROGRAMS_AT_ONCE)]
+

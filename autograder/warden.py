@@ -1,0 +1,313 @@
+"""The warden: the one process between the grader and a student program.
+
+The grader starts `python -I -S warden.py ...` for each student program; the
+warden forks, and its child becomes the student program. Why a process in
+between, rather than the grader starting the program itself:
+
+- Nothing escapes it. The warden is a child subreaper (PR_SET_CHILD_SUBREAPER),
+  so every process the program starts stays its descendant, however it
+  detaches: a grandchild whose parent exits, a double-forked daemon in a new
+  session, all are re-parented to the warden, not to init. Ending the program
+  means killing the warden's descendants, found in /proc. Process groups and
+  sessions are not enough: a program can leave them.
+- Limits and user are set in the child between fork and exec, by this small
+  single-threaded program; no Python code runs in a fork of the threaded grader.
+- It shields the grader: the program's parent is the warden, so
+  `os.kill(os.getppid(), 9)` cannot reach the grader. As root the warden stays
+  root's, and a program running as the sandbox user cannot signal it at all.
+- It reports, on a pipe only it holds: the program's pid, then its exit status
+  and CPU time (the grader needs both to name a limit the program hit).
+
+On SIGTERM (the grader ending the program, or the grader dying: the warden
+asks for SIGTERM as its parent-death signal) it kills every descendant, reaps
+them, and exits. It also exits by itself once it has no descendant left.
+
+Standard library only: it runs as a script, in isolated mode, with no site.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+END_SECONDS = 5.0  # the longest the warden spends killing; a process stuck in the kernel is left then
+_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def prctl(option: int, value: int) -> bool:
+    """Linux's prctl(2) through ctypes; False where there is none."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (ImportError, OSError, AttributeError):
+        return False
+
+
+def stat(pid: int) -> list[bytes] | None:
+    """Fields 3 onward of /proc/PID/stat (state, ppid, pgrp, session, ...), or None if gone."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return raw[raw.rfind(b")") + 2 :].split()
+
+
+def pids() -> list[int]:
+    """Every process there is now (none where there is no /proc)."""
+    try:
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
+
+
+def _parents() -> dict[int, list[int]]:
+    """Every process's children, from one pass over /proc."""
+    children: dict[int, list[int]] = {}
+    for pid in pids():
+        fields = stat(pid)
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(pid)
+    return children
+
+
+def alive(pid: int) -> bool:
+    fields = stat(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X")
+
+
+def kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as stream:
+                found.extend(int(child) for child in stream.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def family(root: int) -> set[int]:
+    """Every live descendant of `root`, not `root` itself (empty where there is no /proc)."""
+    parents = None if _CHILDREN_FILES else _parents()
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        for child in (_children_of(pid) if parents is None else parents.get(pid, ())):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+class _End(Exception):
+    """SIGTERM: end the program now."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _End
+
+
+def _limits(values: list[int]) -> list[tuple[int, int, int]]:
+    import resource
+
+    cpu, memory, processes, file_bytes, open_files = values
+    wanted = [(resource.RLIMIT_CORE, 0, 0)]
+    if cpu > 0:  # SIGXCPU at the soft limit, SIGKILL a second later should it be caught
+        wanted.append((resource.RLIMIT_CPU, cpu, cpu + 1))
+    if memory > 0:
+        wanted.append((resource.RLIMIT_AS, memory, memory))
+    if processes > 0 and hasattr(resource, "RLIMIT_NPROC"):
+        wanted.append((resource.RLIMIT_NPROC, processes, processes))
+    if file_bytes > 0:
+        wanted.append((resource.RLIMIT_FSIZE, file_bytes, file_bytes))
+    if open_files > 0:
+        wanted.append((resource.RLIMIT_NOFILE, open_files, open_files))
+    return wanted
+
+
+def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv: list[str]) -> None:
+    """In the child: keep only the files it needs, take the limits and the user, and run the program."""
+    import resource
+
+    try:
+        highest = os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        highest = 65536
+    start = 3
+    for fd in sorted(keep) + [highest]:
+        os.closerange(start, fd)
+        start = fd + 1
+    for which, soft, hard in _limits(limits):
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            if sys.platform.startswith("linux"):
+                raise  # elsewhere some limits do not exist; Linux has them all
+    if uid >= 0:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        if os.getuid() != uid or os.geteuid() != uid:
+            raise OSError("the user did not change")
+    os.umask(0o077)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the user change, which clears it
+    os.execv(argv[0], argv)
+
+
+def _report(status_fd: int, line: str) -> None:
+    try:
+        os.write(status_fd, line.encode())
+    except OSError:
+        pass  # the grader is gone; SIGTERM is on its way
+
+
+def _reap(child: int, status_fd: int) -> bool:
+    """Reap every dead child now; False once no child is left at all."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+        if pid == child:
+            _report(status_fd, f"exit {status} {usage.ru_utime + usage.ru_stime:.3f}\n")
+
+
+def end(me: int, child: int, status_fd: int) -> None:
+    """Kill every descendant, again and again, until none is left to reap (bounded)."""
+    deadline = time.monotonic() + END_SECONDS
+    while time.monotonic() < deadline:
+        for pid in family(me):
+            kill(pid)
+        if not _reap(child, status_fd):
+            return
+        time.sleep(0.001)  # killed processes take a moment to die; bounded by the deadline
+
+
+def sweep(uid: int, gid: int) -> bool:
+    """Kill every process of the sandbox user `uid`; True once none is left (bounded).
+
+    A child running as that user does it: kill(-1) then reaches exactly the
+    user's processes, at once, in the kernel. Whether any is left, the kernel
+    says too: with RLIMIT_NPROC at 2, the child can fork only while it is the
+    user's one process (kill's own answer cannot tell: it succeeds whenever
+    any process exists, signalled or not). Zombies count there but run no
+    code: if they are all that is left, /proc says so.
+    """
+    helper = os.fork()
+    if helper == 0:
+        code = 1
+        try:
+            import resource
+
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            resource.setrlimit(resource.RLIMIT_NPROC, (2, 2))
+            deadline = time.monotonic() + END_SECONDS
+            while time.monotonic() < deadline:
+                os.kill(-1, signal.SIGKILL)
+                if _alone() or not any(uid_of(pid) == uid and alive(pid) for pid in pids() if pid != os.getpid()):
+                    code = 0
+                    break
+                time.sleep(0.001)  # for the killed to die and be reaped
+        except BaseException:  # noqa: BLE001 - the exit status says it failed
+            pass
+        os._exit(code)
+    _, status = os.waitpid(helper, 0)
+    return status == 0
+
+
+def _alone() -> bool:
+    try:
+        probe = os.fork()
+    except BlockingIOError:
+        return False
+    if probe == 0:
+        os._exit(0)
+    os.waitpid(probe, 0)
+    return True
+
+
+def uid_of(pid: int) -> int | None:
+    """A process's real user id, from /proc/PID/status (PID's folder may be root's: see PR_SET_DUMPABLE)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as stream:
+            for line in stream:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def main(argv: list[str]) -> int:
+    """warden.py STATUS_FD GRADER_PID UID GID KEEP_FDS LIMITS -- PROGRAM ARGS..."""
+    status_fd, grader, uid, gid = (int(value) for value in argv[:4])
+    keep = {int(fd) for fd in argv[4].split(",") if fd}
+    limits = [int(value) for value in argv[5].split(",")]
+    program = argv[7:]
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # taken only while waiting: see below
+    signal.signal(signal.SIGTERM, _stop)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != grader:
+        return 1  # the grader died before the warden could watch for it
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if uid >= 0 and not sweep(uid, gid):  # what a grader that died holding this user left running
+        return 3
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(status_fd)
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            for number in (signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores the last two
+                signal.signal(number, signal.SIG_DFL)
+            _become_student(keep, limits, uid, gid, program)
+        except BaseException as error:  # noqa: BLE001 - whatever it was, the program did not start
+            os.write(2, f"The grader could not start this program: {error}\n".encode())
+        os._exit(127)
+    me = os.getpid()
+    _report(status_fd, f"pid {child}\n")
+    try:
+        while True:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            pid, status, usage = os.wait4(-1, 0)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # a report is never cut short
+            if pid == child:
+                _report(status_fd, f"exit {status} {usage.ru_utime + usage.ru_stime:.3f}\n")
+    except ChildProcessError:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # nothing is left of the program
+    except _End:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        end(me, child, status_fd)
+    # As root, the program ran as a user of its own: nothing of that user may outlive it, wherever it is.
+    return 0 if uid < 0 or sweep(uid, gid) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

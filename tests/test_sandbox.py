@@ -1,0 +1,244 @@
+"""One student program in the sandbox: apart, limited, and gone for sure when stopped.
+
+Each test runs a small hostile program through `sandbox.start` and looks, in
+/proc, for anything of it left running. Checks that need root (the sandbox
+users, the closed solution) run when the suite runs as root, as CI does.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import accounts, sandbox
+from autograder.handout import ROOT, SOLUTION
+
+from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
+
+needs_root = pytest.mark.skipif(not AS_ROOT, reason="only root can run programs as the sandbox users")
+needs_proc = pytest.mark.skipif(not HAS_PROC, reason="finding survivors needs Linux's /proc")
+BOUND = 10.0  # seconds any one of these may take
+
+
+@pytest.fixture
+def place():
+    """Where programs run: a folder of this test's, which survivors are looked for by."""
+    folder = open_folder("pingpong-sandbox-test-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start(place: Path, code: str, caps: sandbox.Caps | None = None, name: str = "client2") -> sandbox.Program:
+    folder = place / f"{name}-{len(list(place.iterdir()))}"
+    folder.mkdir(mode=0o700)
+    (folder / "program.py").write_text(code, encoding="utf-8")
+    return sandbox.start(name, folder / "program.py", folder, {}, caps=caps)
+
+
+def run(place: Path, code: str, grace: float = 5.0, caps: sandbox.Caps | None = None) -> sandbox.ProgramRun:
+    """Run `code` to its end (or `grace` s), stop it, and check nothing of it is left."""
+    started = time.monotonic()
+    with start(place, code, caps) as program:
+        result = program.stop(grace)
+    assert time.monotonic() - started < grace + BOUND
+    if HAS_PROC:
+        assert survivors(str(program.folder)) == [], result
+    return result
+
+
+def test_a_program_runs_apart_with_an_empty_input_and_a_scrubbed_environment(place):
+    result = run(place, """
+import os, sys
+print(sorted(os.environ))
+print(sorted(os.listdir(".")))
+print(repr(sys.stdin.read()))
+print(os.getuid())
+""")
+    environ, files, stdin, uid = result.stdout.text.splitlines()
+    assert environ == str(["HOME", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING",
+                           "PYTHONUNBUFFERED", "TMPDIR"])
+    assert files == str(["program.py"])
+    assert stdin == "''"
+    assert (int(uid) != 0) == AS_ROOT
+
+
+@needs_root
+def test_a_program_runs_as_a_sandbox_user_in_a_folder_of_its_own(place):
+    result = run(place, """
+import os, pwd, stat
+info = os.stat(".")
+print(pwd.getpwuid(os.getuid()).pw_name, os.getgroups(), oct(stat.S_IMODE(info.st_mode)), info.st_uid == os.getuid())
+""")
+    user, groups, mode, owned = result.stdout.text.split()
+    assert user.startswith(sandbox.SANDBOX_USER), result
+    assert (groups, mode, owned) == ("[]", "0o700", "True"), result
+
+
+@needs_root
+@pytest.mark.parametrize("secret", [SOLUTION / "server_student.py", ROOT / "autograder" / "sandbox.py"],
+                         ids=["solution", "grader"])
+def test_the_grader_and_the_solution_are_closed_to_student_programs(place, secret):
+    result = run(place, f"open({str(secret)!r}).read()\n")
+    assert "PermissionError" in result.traceback, result
+
+
+def test_what_a_program_prints_is_kept_head_and_tail_without_stalling_it(place):
+    result = run(place, """
+import sys
+print("first line")
+for i in range(200_000):
+    sys.stdout.write(f"line {i:06} " + "x" * 40 + "\\n")
+print("last line")
+""")
+    assert result.returncode == 0 and not result.killed
+    assert result.stdout.dropped > 10_000_000
+    text = result.stdout.text
+    assert text.startswith("first line") and text.rstrip().endswith("last line")
+    assert f"[... {result.stdout.dropped} bytes left out ...]" in text
+    assert len(text.encode()) < sandbox.OUTPUT_CAP + 100
+
+
+LIMITS = {
+    "memory": ("x = [bytearray(100 * 2**20) for _ in range(40)]\n", {}, "used more than 512 MiB of memory"),
+    "processes": ("import os, signal\nwhile True:\n    if os.fork() == 0:\n        signal.pause()\n", {},
+                  "tried to run more than 32 processes or threads at once"),
+    "threads": ("import threading\nwhile True:\n    threading.Thread(target=threading.Event().wait, daemon=True).start()\n",
+                {}, "tried to run more than 32 processes or threads at once"),
+    "open_files": ("files = [open('program.py') for _ in range(1000)]\n", {},
+                   "had more than 64 files or sockets open at once"),
+    "file_size": ("with open('big', 'wb') as f:\n    f.write(bytes(2 * 2**20))\n", {"file_mib": 1},
+                  "wrote more than 1 MiB (to a file, or printed)"),
+    "printed": ("import sys\nwhile True:\n    sys.stdout.write('y' * 65536)\n", {"file_mib": 1},
+                "wrote more than 1 MiB (to a file, or printed)"),
+    "cpu": ("while True:\n    pass\n", {"cpu_seconds": 1}, "used more than 1 s of CPU time"),
+}
+
+
+@pytest.mark.parametrize("code, caps, words", LIMITS.values(), ids=LIMITS.keys())
+def test_a_program_that_goes_over_a_limit_is_stopped_and_the_limit_named(place, code, caps, words):
+    result = run(place, code, grace=8.0, caps=sandbox.Caps(**caps))
+    assert not result.killed, f"it should have been stopped by the limit, not by the grader: {result}"
+    assert result.limit == words, result
+
+
+def test_a_correct_program_names_no_limit(place):
+    assert run(place, "print('hello')\n").limit == ""
+
+
+@needs_proc
+def test_a_daemon_in_a_new_session_does_not_outlive_its_program(place):
+    code = """
+import os, signal
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.chdir("/")
+        signal.pause()
+    os._exit(0)
+"""
+    with start(place, code) as program:
+        while not (program.exited() and survivors(str(place))):  # the daemon outlives the program's process
+            assert time.monotonic() - program.started < BOUND
+        assert len(program.tree()) == 1
+        assert program.stop().returncode == 0
+    assert survivors(str(place)) == []
+
+
+def crowd(program: sandbox.Program) -> None:
+    """Wait until `program` runs as many processes as it may (bounded)."""
+    while len(program.tree()) < sandbox.Caps().processes - 1:
+        assert time.monotonic() - program.started < BOUND, f"{program.name}: {len(program.tree())} processes"
+
+
+@needs_proc
+def test_hundreds_of_processes_and_a_fork_bomb_leave_nothing(place):
+    bomb = start(place, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                 name="bomb")
+    crowd(bomb)
+    many = start(place, "import signal, subprocess\nps = []\nfor _ in range(300):\n    try:\n"
+                        "        ps.append(subprocess.Popen(['sleep', '1000']))\n    except OSError:\n        pass\n"
+                        "print(len(ps), flush=True)\nsignal.pause()\n", name="many")
+    crowd(many)
+    started = time.monotonic()
+    runs = [bomb.stop(), many.stop()]
+    assert time.monotonic() - started < BOUND
+    assert survivors(str(place)) == []
+    assert runs[0].limit == runs[1].limit == "tried to run more than 32 processes or threads at once", runs
+    if AS_ROOT:  # not root, the two share one count of processes
+        assert runs[1].stdout.text == f"{sandbox.Caps().processes - 1}\n"  # it and 31 sleeps
+
+
+def test_a_program_that_kills_its_parent_does_not_reach_the_grader(place):
+    result = run(place, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('still here')\n")
+    if AS_ROOT:  # its parent is its warden, root's
+        assert "PermissionError" in result.traceback, result
+    else:  # its warden dies, and takes it along: the grader is two steps up
+        assert result.returncode == -signal.SIGKILL, result
+    os.kill(os.getpid(), 0)
+
+
+@needs_root
+def test_killing_everything_it_may_kills_only_itself(place):
+    other = start(place, "import signal\nsignal.pause()\n", name="other")
+    result = run(place, "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint('survived')\n")
+    assert result.stdout.text == "survived\n", result
+    assert not other.exited(), "another program, of another sandbox user, was killed"
+    other.stop()
+
+
+@needs_root
+def test_programs_running_at_once_have_users_of_their_own(place):
+    code = "import os, signal\nprint(os.getuid(), flush=True)\nsignal.pause()\n"
+    programs = [start(place, code, name=f"p{i}") for i in range(3)]
+    for program in programs:  # each has printed its user before it is stopped
+        while not sandbox.read_capped(program.outputs[0]).text:
+            assert time.monotonic() - program.started < BOUND
+    runs = [p.stop() for p in programs]
+    assert len({r.stdout.text for r in runs}) == 3, runs
+
+
+@needs_root
+def test_a_fork_bomb_does_not_stop_another_program_from_starting(place):
+    bomb = start(place, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                 name="bomb")
+    try:
+        crowd(bomb)
+        assert run(place, "import threading\nprint('fine')\n").stdout.text == "fine\n"
+    finally:
+        bomb.stop()
+
+
+@needs_root
+def test_what_a_program_leaves_in_the_shared_temporary_folders_is_removed(place):
+    token = f"pingpong-left-{os.getpid()}-{threading.get_ident()}"
+    paths = [Path(base) / token for base in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(base)]
+    code = "import os\n" + "".join(f"os.makedirs({str(p / 'inside')!r})\n" for p in paths)
+    result = run(place, code)
+    assert result.returncode == 0, result
+    assert [p for p in paths if p.exists()] == []
+
+
+@needs_root
+def test_the_sandbox_user_is_created_on_demand_and_setup_can_ask_for_it(capsys):
+    assert sandbox.main(["--ensure-user"]) == 0
+    printed = capsys.readouterr().out
+    assert f"student programs can run as {sandbox.SANDBOX_USER} (uid {pwd.getpwnam(sandbox.SANDBOX_USER).pw_uid})" in printed
+    for slot in range(accounts.PROGRAMS_AT_ONCE):
+        assert pwd.getpwnam(accounts.user_name(slot)).pw_uid != 0
+
+
+def test_the_grade_says_once_when_student_code_was_not_sandboxed():
+    said = accounts.caveats()
+    if AS_ROOT:
+        assert said == ()
+    else:
+        assert len(said) == 1 and "without a sandbox user" in said[0]
