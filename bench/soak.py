@@ -1,0 +1,96 @@
+"""`make soak`: does the grader give the same score on every run, on a busy machine?
+
+Grades the solution and several tricky catalogue entries (cheats whose
+verdict hangs on the order of events) many times each, as one batch with
+-j 2, while a load generator keeps every core busy. Reports, per entry, how
+many runs gave a score other than the expected one. Target: zero.
+
+The expected scores are the catalogue's own (tests/catalogue/expected.toml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "tests" / "catalogue"
+ENTRIES = (
+    "solution",
+    "cheat_client2_pong_before_ping",
+    "cheat_client2_sleeps_then_pongs",
+    "cheat_client2_two_pongs",
+    "cheat_server_answers_client1_itself",
+    "cheat_server_echoes",
+    "cheat_server_forges_the_pong",
+    "server_forwards_only_the_ping",
+)
+BURN = "while True:\n    pass\n"
+
+
+def expected_scores() -> dict[str, float]:
+    """Each entry's total under the default rubric, from the catalogue's manifest."""
+    sys.path.insert(0, str(ROOT))
+    from autograder.rubric import GRADED, tomllib
+
+    table = tomllib.loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+    return {name: float(sum(table[name][key] for key in GRADED)) for name in ENTRIES if name in table}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="gradings of each entry (default 200)")
+    parser.add_argument("--jobs", type=int, default=2, help="gradings at once (default 2)")
+    args = parser.parse_args()
+    expected = expected_scores()
+    missing = [e for e in ENTRIES if e not in expected]
+    if missing:
+        print(f"soak: no expected score for {', '.join(missing)} in the catalogue", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pingpong-soak-") as tmp:
+        batch = Path(tmp) / "batch"
+        for entry in ENTRIES:
+            for i in range(args.runs):
+                shutil.copytree(CATALOGUE / entry, batch / f"{entry}--{i:04}")
+        os.chmod(tmp, 0o755)  # the sandbox users pass through it when grading as root
+        load = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(os.cpu_count() or 1)]
+        started = time.monotonic()
+        try:
+            subprocess.run([sys.executable, "-m", "autograder", "grade", str(batch), "--out", str(Path(tmp) / "out"),
+                            "-j", str(args.jobs)], cwd=ROOT, stdout=subprocess.DEVNULL, check=False)
+        finally:
+            for process in load:
+                process.kill()
+                process.wait()
+        seconds = time.monotonic() - started
+        scores: dict[str, Counter] = {entry: Counter() for entry in ENTRIES}
+        for folder in (Path(tmp) / "out").iterdir():
+            results = folder / "results.json"
+            if folder.is_dir() and results.exists():
+                entry = folder.name.split("--")[0]
+                scores[entry][json.loads(results.read_text())["score"]] += 1
+    total = len(ENTRIES) * args.runs
+    print(f"{total} gradings with -j {args.jobs} while {os.cpu_count()} CPU burners ran: {seconds:.0f} s\n")
+    print(f"{'entry':<40} {'expected':>8}  {'runs':>5}  {'differing':>9}  scores seen")
+    differing_all = 0
+    for entry in ENTRIES:
+        seen = scores[entry]
+        runs = sum(seen.values())
+        differing = args.runs - seen[expected[entry]]  # a missing result counts as differing
+        differing_all += differing
+        shown = ", ".join(f"{score:g} x{n}" for score, n in sorted(seen.items()))
+        print(f"{entry:<40} {expected[entry]:>8g}  {runs:>5}  {differing:>9}  {shown}")
+    print(f"\ndiffering from the expected score: {differing_all} of {total} (target: 0)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
