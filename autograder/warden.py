@@ -35,6 +35,7 @@ import time
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 END_SECONDS = 5.0  # the longest the warden spends killing; a process stuck in the kernel is left then
+_HAS_PROC = os.path.exists("/proc/self/stat")
 _CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
@@ -73,12 +74,24 @@ def pids() -> list[int]:
 
 
 def _parents() -> dict[int, list[int]]:
-    """Every process's children, from one pass over /proc."""
+    """Every process's children, from one pass over /proc (or, without it, from ps)."""
     children: dict[int, list[int]] = {}
-    for pid in pids():
-        fields = stat(pid)
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(pid)
+    if _HAS_PROC:
+        for pid in pids():
+            fields = stat(pid)
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(pid)
+        return children
+    import subprocess  # macOS: slower, and only what is still a descendant (there is no subreaper)
+
+    try:
+        table = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, text=True,
+                               timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return children
+    for line in table.splitlines():
+        pid, ppid = (int(word) for word in line.split())
+        children.setdefault(ppid, []).append(pid)
     return children
 
 
@@ -110,7 +123,7 @@ def _children_of(pid: int) -> list[int]:
 
 
 def family(root: int) -> set[int]:
-    """Every live descendant of `root`, not `root` itself (empty where there is no /proc)."""
+    """Every live descendant of `root`, not `root` itself."""
     parents = None if _CHILDREN_FILES else _parents()
     found: set[int] = set()
     todo = [root]

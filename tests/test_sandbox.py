@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, sandbox
+from autograder import accounts, sandbox, warden
 from autograder.handout import ROOT, SOLUTION
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
@@ -153,10 +153,15 @@ if os.fork() == 0:
     assert survivors(str(place)) == []
 
 
-def crowd(program: sandbox.Program) -> None:
-    """Wait until `program` runs as many processes as it may (bounded)."""
-    while len(program.tree()) < sandbox.Caps().processes - 1:
+def crowd_to(program: sandbox.Program, count: int) -> None:
+    """Wait until `program` runs `count` processes (bounded)."""
+    while len(program.tree()) < count:
         assert time.monotonic() - program.started < BOUND, f"{program.name}: {len(program.tree())} processes"
+
+
+def crowd(program: sandbox.Program) -> None:
+    """Wait until `program` runs as many processes as it may."""
+    crowd_to(program, sandbox.Caps().processes - 1)
 
 
 @needs_proc
@@ -242,3 +247,18 @@ def test_the_grade_says_once_when_student_code_was_not_sandboxed():
         assert said == ()
     else:
         assert len(said) == 1 and "without a sandbox user" in said[0]
+
+
+@needs_proc
+def test_without_proc_the_family_is_found_by_ps(place, monkeypatch):
+    """macOS has no /proc: the warden finds what to kill through ps (it has no subreaper there either)."""
+    program = start(place, "import os, signal\nfor _ in range(3):\n    if os.fork() == 0:\n        break\n"
+                           "signal.pause()\n")
+    try:
+        crowd_to(program, 4)  # itself and its three children
+        from_proc = warden.family(program.keeper.pid)
+        monkeypatch.setattr(warden, "_HAS_PROC", False)
+        monkeypatch.setattr(warden, "_CHILDREN_FILES", False)
+        assert warden.family(program.keeper.pid) == from_proc
+    finally:
+        program.stop()

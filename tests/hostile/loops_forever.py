@@ -1,0 +1,3 @@
+"""Loops forever, on the CPU, before anything else: stopped when its scene's time is up."""
+while True:
+    pass

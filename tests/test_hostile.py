@@ -1,0 +1,250 @@
+"""The hostile catalogue: submissions that want the points by any means, or break everything.
+
+Each entry is the reference solution with a hostile prelude (tests/hostile/NAME.py)
+at the top of one or both files, graded the way Gradescope grades: by the
+command line, in a process of its own, into a results file. Each asserts the
+score the submission deserves, a bound on the time, a valid results file
+under 1 MiB, and cleanliness: no process of it left running, nothing of the
+solution in the results, no stray results file taken or (as root) left.
+
+The entries are graded side by side, a few at a time (a hanging entry costs
+a scene's time limit). As root each program runs as a sandbox user of its
+own, so a fork bomb in one entry does not stop the others' programs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from autograder import accounts, report
+from autograder.handout import ROOT, SOLUTION, STUDENT_FILES
+
+from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
+
+HOSTILE = Path(__file__).with_name("hostile")
+# Bounds on a whole grading, loose enough for a loaded machine: a grading takes a second or two, or
+# a scene's time limit (5 s, scenes side by side) when a program must be stopped. That a program
+# did not stall (on its input, on its output) is checked apart, on what the student reads.
+QUICK = 20.0
+HANGING = 30.0
+BOTH, CLIENT2 = STUDENT_FILES, ("client2_student.py",)
+
+
+@dataclass(frozen=True)
+class Entry:
+    into: tuple[str, ...]  # the student files the prelude goes into
+    score: float  # as root
+    seconds: float = QUICK
+    score_not_root: float | None = None  # when it differs
+    root_only: bool = False
+
+
+CATALOGUE = {
+    "reads_the_solution": Entry(CLIENT2, 40),
+    "fake_results": Entry(BOTH, 100),
+    "daemon": Entry(BOTH, 100),
+    "hundreds": Entry(BOTH, 100),
+    "fork_bomb": Entry(CLIENT2, 40, HANGING),
+    "gigabytes": Entry(BOTH, 0),
+    "prints_megabytes": Entry(BOTH, 40),
+    "waits_on_stdin": Entry(BOTH, 40),
+    "loops_forever": Entry(BOTH, 0, HANGING),
+    "kills_its_parent": Entry(BOTH, 100, score_not_root=0),
+    "kills_everything": Entry(BOTH, 100, root_only=True),
+}
+
+
+@dataclass
+class Graded:
+    code: int
+    seconds: float
+    results: dict
+    size: int
+    left_running: list[str]
+    base: Path  # where it was graded: its scratch folder was made here
+    token: str  # what its fake results carry
+
+
+def build(name: str, entry: Entry, folder: Path, token: str, results: Path) -> None:
+    """The submission: the solution's two files, the prelude at the top of those it goes into."""
+    prelude = (HOSTILE / f"{name}.py").read_text(encoding="utf-8")
+    prelude = prelude.replace("@ROOT@", str(ROOT)).replace("@TOKEN@", token).replace("@RESULTS@", str(results.parent))
+    folder.mkdir(parents=True)
+    for student_file in STUDENT_FILES:
+        text = (SOLUTION / student_file).read_text(encoding="utf-8")
+        (folder / student_file).write_text(prelude + "\n" + text if student_file in entry.into else text,
+                                           encoding="utf-8")
+
+
+def grade(name: str, entry: Entry, work: Path) -> Graded:
+    base = open_folder(f"pingpong-hostile-{name}-")  # the grading's temporary folder: survivors are looked for by it
+    token = f"pingpong-fake-{name}-{os.getpid()}"
+    results = work / name / "results" / "results.json"
+    results.parent.mkdir(parents=True)
+    results.parent.chmod(0o755)  # open to read, as a careless setup might leave it; never to write
+    build(name, entry, work / name / "submission", token, results)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(work / name / "submission"),
+                           "--results", str(results)], cwd=ROOT, env=dict(env, TMPDIR=str(base)),
+                          capture_output=True, text=True, timeout=entry.seconds + 60)
+    seconds = time.monotonic() - started
+    left = survivors(str(base)) if HAS_PROC else []
+    data = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {}
+    size = results.stat().st_size if results.exists() else 0
+    return Graded(done.returncode, seconds, data, size, left, base, token)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict[str, Graded]:
+    work = tmp_path_factory.mktemp("hostile")
+    chosen = {n: e for n, e in CATALOGUE.items() if AS_ROOT or not e.root_only}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(grade, name, entry, work) for name, entry in chosen.items()}
+        done = {name: future.result() for name, future in futures.items()}
+    yield done
+    for result in done.values():
+        shutil.rmtree(result.base, ignore_errors=True)
+
+
+def entries() -> list:
+    unsafe = pytest.mark.skipif(not AS_ROOT, reason="not root, it would kill everything of the user running the tests")
+    return [pytest.param(name, entry, id=name, marks=[unsafe] if entry.root_only else [])
+            for name, entry in CATALOGUE.items()]
+
+
+def everything_said(results: dict) -> str:
+    return results.get("output", "") + "".join(test.get("output", "") for test in results.get("tests", []))
+
+
+@pytest.mark.parametrize("name, entry", entries())
+def test_a_hostile_submission_gets_its_score_in_bounded_time_and_leaves_nothing(graded, name, entry):
+    result = graded[name]
+    assert result.code == 0, f"the grader failed or did not survive: {result}"
+    assert result.results.get("tests"), f"no valid results: {result.results}"
+    expected = entry.score if AS_ROOT or entry.score_not_root is None else entry.score_not_root
+    assert result.results["score"] == expected, everything_said(result.results)
+    assert result.seconds < entry.seconds, f"{name} took {result.seconds:.1f} s"
+    assert result.size < report.MAX_BYTES
+    assert result.left_running == [], f"{name} left processes running"
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="not root, student code runs as the user who can read the solution")
+def test_the_solution_cannot_be_read(graded):
+    said = everything_said(graded["reads_the_solution"].results)
+    assert re.search(r"^STOLEN-FAILED: .*Permission denied", said, re.MULTILINE), said  # it tried; its output is shown
+    assert not re.search(r"^STOLEN: ", said, re.MULTILINE), said
+
+
+def test_a_fake_results_file_is_never_taken(graded, tmp_path_factory):
+    result = graded["fake_results"]
+    assert result.results["score"] == 100 and len(result.results["tests"]) == 6
+    if AS_ROOT:  # not root, the program could write wherever the user can
+        guesses = [Path("/autograder/results/results.json"), Path("/tmp/results.json"),
+                   Path("/var/tmp/results.json"), Path("/dev/shm/results.json"), result.base / "results.json"]
+        left = [p for p in guesses if p.exists() and result.token in p.read_text(errors="replace")]
+        assert left == [], "a fake results file was left outside the program's folder"
+
+
+@pytest.mark.parametrize("name, words", [
+    ("gigabytes", "Your client2 used more than 512 MiB of memory"),
+    ("prints_megabytes", "Your client2 wrote more than 64 MiB (to a file, or printed)"),
+    ("waits_on_stdin", "EOFError"),
+])
+def test_the_message_names_what_went_wrong(graded, name, words):
+    assert words in everything_said(graded[name].results)
+
+
+def test_output_kept_is_head_and_tail_with_a_note(graded):
+    said = everything_said(graded["prints_megabytes"].results)
+    assert "some output was left out" in said
+
+
+
+
+# Graded in two rounds: not root, all programs share the user's one count of processes, so a fork
+# bomb would starve the programs of gradings running beside it (as root each program has its own).
+NOT_ROOT = ({"solution": 100, "daemon": 100, "kills_its_parent": 0}, {"fork_bomb": 40})
+GRADE_AS_IS = """
+import json, sys, threading
+sys.path.insert(0, ".")
+from pathlib import Path
+from autograder import grading, rubric
+work = Path(sys.argv[1])
+found = {}
+def one(name):
+    grade = grading.grade([work / name], rubric.load())
+    found[name] = [grade.score, list(grade.notes)]
+for names in sys.argv[2:]:
+    threads = [threading.Thread(target=one, args=(name,)) for name in names.split(",")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+print(json.dumps(found))
+"""
+
+
+def _python_for(account: accounts.Account) -> str | None:
+    """A Python 3.11 or newer (tomllib) the account may run, or None."""
+    try:
+        python = accounts.python_for(account)
+    except accounts.SandboxError:
+        return None
+    done = subprocess.run([python, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"], user=account.uid,
+                          group=account.gid, extra_groups=[], capture_output=True)
+    return python if done.returncode == 0 else None
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="run as an ordinary user, the whole suite grades without a sandbox user")
+def test_grading_as_an_ordinary_user_works_with_limits_and_says_so_once():
+    """Grading on an instructor's laptop: run the grader itself as `nobody`, from a copy it may read."""
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody to grade as")
+    nobody = accounts.Account("nobody", entry.pw_uid, entry.pw_gid)
+    python = _python_for(nobody)
+    if python is None:
+        pytest.skip("no Python 3.11 or newer that nobody may run")
+    copy = open_folder("pingpong-not-root-")
+    copy.chmod(0o755)  # Python lists a folder to import from it
+    work = copy / "work"
+    try:
+        for folder in ("autograder", "assignment", "solution"):
+            shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+            (copy / folder).chmod(0o755)
+        work.mkdir()
+        for name in (name for names in NOT_ROOT for name in names):
+            if name == "solution":
+                shutil.copytree(SOLUTION, work / name)
+            else:
+                build(name, CATALOGUE[name], work / name, "", work / "results.json")
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, nobody.uid, nobody.gid)
+        started = time.monotonic()
+        done = subprocess.run([python, "-c", GRADE_AS_IS, str(work), *map(",".join, NOT_ROOT)], cwd=copy,
+                              user=nobody.uid, group=nobody.gid, extra_groups=[], capture_output=True, text=True,
+                              timeout=120, env={"PATH": accounts.PATH, "HOME": str(work), "TMPDIR": str(work)})
+        assert done.returncode == 0, done.stderr
+        assert time.monotonic() - started < QUICK + HANGING
+        found = json.loads(done.stdout)
+        assert {name: score for name, (score, _) in found.items()} == {**NOT_ROOT[0], **NOT_ROOT[1]}, found
+        for name, (_, notes) in found.items():  # said once, in the grade's notes
+            said = [note for note in notes if "Student code ran as" in note]
+            assert len(said) == 1 and "ran as nobody" in said[0] and "without a sandbox user" in said[0], notes
+        assert survivors(str(work)) == []
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
