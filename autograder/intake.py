@@ -108,6 +108,8 @@ class _Box:
                 if path.is_symlink():
                     if _key(name) in STUDENT_FILES:
                         raise Refused(f"{where} is a symbolic link, not a file. Upload the file itself")
+                elif not stat.S_ISREG(path.lstat().st_mode):
+                    continue  # a pipe or a device: reading it could block, and it is no one's code
                 elif _zipped(path) and not _ignored(PurePosixPath(where)):
                     self._zip(path, where)  # a zip inside the upload: Gradescope leaves those whole
                 else:

@@ -20,7 +20,8 @@ between, rather than the grader starting the program itself:
 
 On SIGTERM (the grader ending the program, or the grader dying: the warden
 asks for SIGTERM as its parent-death signal) it kills every descendant, reaps
-them, and exits. It also exits by itself once it has no descendant left.
+them, and exits; as root it then kills every process of the program's user,
+wherever it is. It also exits by itself once it has no descendant left.
 
 Standard library only: it runs as a script, in isolated mode, with no site.
 """
@@ -134,14 +135,6 @@ def family(root: int) -> set[int]:
                 found.add(child)
                 todo.append(child)
     return found
-
-
-class _End(Exception):
-    """SIGTERM: end the program now."""
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise _End
 
 
 def _limits(values: list[int]) -> list[tuple[int, int, int]]:
@@ -285,8 +278,8 @@ def main(argv: list[str]) -> int:
     keep = {int(fd) for fd in argv[4].split(",") if fd}
     limits = [int(value) for value in argv[5].split(",")]
     program = argv[7:]
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # taken only while waiting: see below
-    signal.signal(signal.SIGTERM, _stop)
+    # Both are taken by sigwait alone, when the warden is ready for them: no handler ever cuts in.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGCHLD})
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != grader:
         return 1  # the grader died before the warden could watch for it
@@ -298,7 +291,7 @@ def main(argv: list[str]) -> int:
         try:
             os.close(status_fd)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
-            for number in (signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores the last two
+            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a program's own start does not
                 signal.signal(number, signal.SIG_DFL)
             _become_student(keep, limits, uid, gid, program)
         except BaseException as error:  # noqa: BLE001 - whatever it was, the program did not start
@@ -306,18 +299,12 @@ def main(argv: list[str]) -> int:
         os._exit(127)
     me = os.getpid()
     _report(status_fd, f"pid {child}\n")
-    try:
-        while True:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-            pid, status, usage = os.wait4(-1, 0)
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # a report is never cut short
-            if pid == child:
-                _report(status_fd, f"exit {status} {usage.ru_utime + usage.ru_stime:.3f}\n")
-    except ChildProcessError:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # nothing is left of the program
-    except _End:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        end(me, child, status_fd)
+    while True:
+        if signal.sigwait({signal.SIGTERM, signal.SIGCHLD}) == signal.SIGTERM:
+            end(me, child, status_fd)
+            break
+        if not _reap(child, status_fd):
+            break  # nothing is left of the program
     # As root, the program ran as a user of its own: nothing of that user may outlive it, wherever it is.
     return 0 if uid < 0 or sweep(uid, gid) else 3
 

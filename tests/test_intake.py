@@ -7,6 +7,7 @@ upload must score 0 with nothing written outside intake's folder.
 
 from __future__ import annotations
 
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -260,3 +261,12 @@ def test_intakes_folder_is_closed_to_others(tmp_path):
 
 
 
+
+
+def test_a_pipe_in_a_folder_is_not_read(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for name, data in SOURCES.items():
+        (folder / name).write_bytes(data)
+    os.mkfifo(folder / "server_student (1).py")  # opening it to read would wait for a writer for ever
+    assert_solution(take(tmp_path, folder))

@@ -11,6 +11,8 @@ import os
 import pwd
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -125,7 +127,7 @@ LIMITS = {
 
 @pytest.mark.parametrize("code, caps, words", LIMITS.values(), ids=LIMITS.keys())
 def test_a_program_that_goes_over_a_limit_is_stopped_and_the_limit_named(place, code, caps, words):
-    result = run(place, code, grace=8.0, caps=sandbox.Caps(**caps))
+    result = run(place, code, grace=30.0, caps=sandbox.Caps(**caps))  # CPU time comes slowly on a busy machine
     assert not result.killed, f"it should have been stopped by the limit, not by the grader: {result}"
     assert result.limit == words, result
 
@@ -262,3 +264,34 @@ def test_without_proc_the_family_is_found_by_ps(place, monkeypatch):
         assert warden.family(program.keeper.pid) == from_proc
     finally:
         program.stop()
+
+
+@needs_proc
+def test_a_grader_that_dies_takes_its_student_programs_along(place):
+    """Killed outright (a batch stopping a stuck worker does that), the grader cannot stop its programs;
+    their wardens, told of its death by the kernel, kill them."""
+    grader = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from autograder import sandbox
+folder = Path({str(place)!r}) / "daemon"
+folder.mkdir()
+(folder / "program.py").write_text("import os, signal\\nif os.fork() == 0:\\n    os.setsid()\\nsignal.pause()\\n")
+program = sandbox.start("client2", folder / "program.py", folder, {{}})
+while len(program.tree()) < 2:
+    pass
+print("started", flush=True)
+time.sleep(60)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert grader.stdout.readline() == "started\n"
+        assert len(survivors(str(place))) == 4  # the grader, the warden, the program and its child
+        grader.kill()
+        grader.wait()
+        started = time.monotonic()
+        while survivors(str(place)):
+            assert time.monotonic() - started < BOUND, survivors(str(place))
+    finally:
+        grader.kill()
+        grader.wait()
