@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, sandbox, warden
+from autograder import accounts, rubric, sandbox, warden
 from autograder.handout import ROOT, SOLUTION
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
@@ -295,3 +295,13 @@ time.sleep(60)
     finally:
         grader.kill()
         grader.wait()
+
+
+def test_the_rubric_sets_the_limits_and_refuses_a_wrong_one(place):
+    limits = rubric.parse({"limits": {"memory_mib": 256, "processes": 8}}).limits
+    assert (limits.memory_mib, limits.processes, limits.open_files) == (256, 8, sandbox.Caps().open_files)
+    result = run(place, "x = bytes(300 * 2**20)\n", caps=limits)
+    assert result.limit == "used more than 256 MiB of memory"
+    for key, value in (("memory_mib", 1.5), ("processes", 0), ("file_mib", "64")):
+        with pytest.raises(rubric.ConfigError, match=f"limits.{key} must be a whole number, 1 or more, not {value!r}"):
+            rubric.parse({"limits": {key: value}})
