@@ -38,7 +38,8 @@ class Event:
     src: str  # "client1", "client2" or "server"
     dst: str
     seen: float  # seconds into the run when the referee received (or sent) it
-    passed: float  # when it reached `dst`: later than seen only if held until dst was waiting
+    passed: float  # when it reached `dst`: later than seen only if held until dst was waiting;
+    # infinity if it never did (dst had gone, or never waited for it)
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,24 @@ class Broken:
     why: str
 
 
-def server_breaks(events, towards=None):
-    """R1: frames the server sent that no client gave it (optionally only those to `towards`)."""
+def server_breaks(events, about=None):
+    """R1: frames the server sent that no client gave it (optionally only those of the step `about`)."""
+    causes = _causes(events)
+    return [Broken(i, _server_why(events, i)) for i, cause in causes.items()
+            if cause is None and about in (None, _step_of(events, i))]
+
+
+def _causes(events):
+    """For each frame the server sent: the index of the frame it passed on, or None.
+
+    Each frame a client gave the server is passed on at most once: the
+    earliest unused one of the same kind from the other client, which must
+    have reached the server before the server sent its copy.
+    """
     unused = [True] * len(events)
-    found = []
+    causes = {}
     for i, event in enumerate(events):
-        if event.src != "server" or (towards and event.dst != towards):
+        if event.src != "server":
             continue
         source = OTHER.get(event.dst, "?")
         cause = next(
@@ -68,23 +81,53 @@ def server_breaks(events, towards=None):
         )
         if cause is not None:
             unused[cause] = False
-            continue
-        found.append(Broken(i, _server_why(events, i)))
-    return found
+        causes[i] = cause
+    return causes
+
+
+def _step_of(events, i):
+    """The step of the exchange a frame the server sent belongs to: "Ping" or "Pong".
+
+    A server check answers for what the server did in its step, wherever it
+    sent it. Every Pong belongs to the Pong step (a Pong sent back to client2
+    costs the Pong step, not the Ping step that went right before it); so does
+    anything sent once client2's Pong had reached the server (forwarding the
+    Ping again instead of the Pong). The rest belongs to the Ping step.
+    """
+    event = events[i]
+    pong_in = any(e.frame == "Pong" and e.src == "client2" and e.dst == "server" and e.passed <= event.seen
+                  for e in events[:i])
+    return "Pong" if event.frame == "Pong" or pong_in else "Ping"
+
+
+def _answers_the_forwarded_ping(events, i):
+    """Is the Pong the server sent at `i` the one client2 sent after the forwarded Ping reached it?"""
+    causes = _causes(events)
+    pong = causes.get(i)
+    if pong is None:
+        return False
+    return any(event.frame == "Ping" and event.src == "server" and event.dst == "client2"
+               and causes.get(k) is not None and event.passed <= events[pong].seen
+               for k, event in enumerate(events))
 
 
 def _server_why(events, i):
     event = events[i]
     if event.frame.startswith("garbage"):
         return "the server sent {} bytes that are not a message: {}".format(event.dst, event.frame[8:])
-    came_from = [e for e in events[:i] if e.dst == "server" and e.frame == event.frame]
+    came_from = [e for e in events[:i] if e.dst == "server" and e.frame == event.frame and e.passed <= event.seen]
+    if event.frame == "Ping" and event.dst == "client1" and _step_of(events, i) == "Pong":
+        return "the server sent client1 the Ping again, where client2's Pong should go"
     if came_from and all(e.src == event.dst for e in came_from):
         return "the server sent the {0} back to {1}, where it came from; it should go to {2}".format(
             event.frame, event.dst, OTHER[event.dst])
     if came_from:
         return "the server sent {} one {} more than it received".format(event.dst, event.frame)
     source = OTHER.get(event.dst, "the other client")
-    return "the server sent {} to {} before {} had sent any {}".format(event.frame, event.dst, source, event.frame)
+    if (event.dst, event.frame) in (("client2", "Ping"), ("client1", "Pong")):
+        return "the server sent {} to {} before any {} from {} had reached it".format(
+            event.frame, event.dst, event.frame, source)
+    return "the server sent {} a {} that it never received".format(event.dst, event.frame)
 
 
 def client2_breaks(events):
@@ -96,9 +139,10 @@ def client2_breaks(events):
                 1 for e in events[:i] if e.dst == "client2" and e.frame == "Ping" and e.passed <= event.seen
             )
             answered = sum(1 for e in events[:i] if e.src == "client2" and e.frame == "Pong")
-            if event.frame != "Pong":
-                shown = event.frame[8:] if event.frame.startswith("garbage") else event.frame
-                found.append(Broken(i, "client2 sent {}; its only message is a Pong".format(shown)))
+            if event.frame.startswith("garbage"):
+                found.append(Broken(i, "client2 sent bytes that are not a message: {}".format(event.frame[8:])))
+            elif event.frame != "Pong":
+                found.append(Broken(i, "client2 sent {}; its only message is a Pong".format(event.frame)))
             elif delivered == 0:
                 found.append(Broken(i, "client2 sent a Pong before any Ping had reached it"))
             elif answered >= delivered:
@@ -123,12 +167,13 @@ class Judgement:
 # rule it checks, and how to say that the step never happened.
 CHECKS = {
     "client2_answers": ("client2", ("Pong", "client2", "server"), "client2", "client2 never sent a Pong"),
-    "server_forwards_ping": ("server", ("Ping", "server", "client2"), "server to client2",
+    "server_forwards_ping": ("server", ("Ping", "server", "client2"), "server's Pings",
                              "the Ping never reached client2"),
-    "server_forwards_pong": ("server", ("Pong", "server", "client1"), "server to client1",
+    "server_forwards_pong": ("server", ("Pong", "server", "client1"), "server's Pongs",
                              "the Pong never reached client1"),
     "together": ("together", ("Pong", "server", "client1"), "both", "the Pong never came back to client1"),
 }
+_ABOUT = {"server's Pings": "Ping", "server's Pongs": "Pong"}
 
 
 def judge(check, events, greeted_as=None):
@@ -140,14 +185,18 @@ def judge(check, events, greeted_as=None):
         broken += client2_breaks(events)
     if whose == "both":
         broken += server_breaks(events)
-    elif whose.startswith("server to "):
-        broken += server_breaks(events, towards=whose.split()[-1])
+    elif whose in _ABOUT:
+        broken += server_breaks(events, about=_ABOUT[whose])
     if whose == "client2" and greeted_as.get("client2", "client2") != "client2":
         return Judgement(False, missing="client2 connected saying it was " + greeted_as["client2"])
     if broken:
         return Judgement(False, broken=min(broken, key=lambda b: b.index))
-    if happened(events, *step) is None:
+    first = happened(events, *step)
+    if first is None:
         return Judgement(False, missing=never, step=step)
+    if whose == "server's Pongs" and not _answers_the_forwarded_ping(events, first):
+        return Judgement(False, broken=Broken(first, "client2 sent this Pong in answer to a Ping that the "
+                                                    "server made up, not to client1's Ping"))
     return Judgement(True)
 
 
@@ -175,6 +224,8 @@ def picture(run, events, judgement, others="reference"):
         text = "{:2}. {}".format(number, _line(event.frame, event.src, event.dst))
         if judgement.broken and judgement.broken.index == number - 1:
             text = "{:50} <-- wrong: {}".format(text, judgement.broken.why)
+        elif event.passed == float("inf"):
+            text = "{:50} <-- never delivered: {} was gone, or never waited for it".format(text, event.dst)
         lines.append(text)
     if judgement.step and not judgement.broken:
         lines.append("{:2}. {:46} <-- expected, never happened".format(len(events) + 1, _line(*judgement.step)))
@@ -198,20 +249,26 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0):
     `crashed` / `stopped`: the name of your program that stopped with an
     error / was still running when the run's time was up, if one did.
     """
-    if crashed:
-        return "Your {} stopped with an error{}: read the traceback below.".format(crashed, crash_where)
     if judgement.broken:
         why = judgement.broken.why
+        if "Pong should go" in why:
+            return ("Forward the message you just received: pong = server.receive_message(), "
+                    "then server.forward_message(pong).")
         if "back to" in why:
             return ("server.send_message(msg) answers the client you last heard from; "
                     "to pass a message on to the other client, use server.forward_message(msg).")
-        if "before any Ping" in why:
+        if why.startswith("client2 sent a Pong before"):
             return "Wait for the Ping first: msg = client.receive_message(), and answer only once it has arrived."
         if "second Pong" in why or "more than it received" in why:
             return "Send each message once: one Ping in, one Ping out; one Pong in, one Pong out."
-        if "before" in why:
+        if "before" in why or "made up" in why:
             return "Only pass on what you received: receive the message first, then forward that message."
+        if why.startswith("the server sent"):
+            return ("The server sends only what it received, passed on with server.forward_message(msg): "
+                    "it makes up nothing of its own.")
         return "client2 answers a Ping with Message.Pong, and sends nothing else."
+    if crashed:
+        return "Your {} stopped with an error{}: read the traceback below.".format(crashed, crash_where)
     if judgement.missing.startswith("client2 connected saying"):
         return 'Create your client as Client("client2"): the server tells the clients apart by that name.'
     if stopped:
@@ -261,7 +318,10 @@ def state(pids):
                 continue
             if letter not in _BLOCKED:
                 return BUSY
-            if _sleeping_by_clock(thread):
+            clock = _sleeping_by_clock(thread)
+            if clock is None:
+                return BUSY
+            if clock:
                 answer = SLEEPING
     return answer
 
@@ -276,12 +336,20 @@ def _state_letter(thread):
 
 
 def _sleeping_by_clock(thread):
-    """True if the thread is blocked in a timed sleep; False if unknown."""
+    """True if the thread is blocked in a timed sleep; False if not, or unknown; None if it is running.
+
+    None: the state letter said blocked, but the thread woke up before its
+    syscall could be read. The letter is old news then, and "blocked, not
+    sleeping by the clock" would be wrong: a program waking from a sleep is
+    about to act, not waiting.
+    """
     try:
         with open(thread + "/syscall") as stream:
             fields = stream.read().split()
     except OSError:
         return False  # not ours to read: judge by the state letter alone
+    if fields[:1] == ["running"]:
+        return None
     if not fields or not fields[0].lstrip("-").isdigit():
         return False  # "running" or "-1": not in a syscall
     number = int(fields[0])

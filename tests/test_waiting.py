@@ -1,0 +1,42 @@
+"""The harness's question "is this program waiting for a message?", asked of
+the kernel (referee.state). A wrong "yes" hands a message to a program that
+was about to act on its own, and an unprompted send then looks like an answer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from autograder.handout import referee
+
+pytestmark = pytest.mark.skipif(not referee.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+SAMPLES = 5000  # a program that wakes 2000 times a second is caught waking hundreds of times in these
+
+
+def program(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+
+def test_a_program_that_only_sleeps_and_wakes_is_never_waiting():
+    """The state letter and the syscall are read one after the other: a thread can wake in between."""
+    napper = program("import time\nwhile True:\n    time.sleep(0.0005)\n")
+    try:
+        seen = [referee.state([napper.pid]) for _ in range(SAMPLES)]
+    finally:
+        napper.kill()
+        napper.wait()
+    assert referee.READY not in seen, f"taken for waiting {seen.count(referee.READY)} times in {SAMPLES}"
+    assert referee.SLEEPING in seen
+
+
+def test_a_program_blocked_on_input_is_waiting():
+    reader = program("import sys\nsys.stdin.read()\n")
+    try:
+        seen = [referee.state([reader.pid]) for _ in range(SAMPLES)]  # it starts, then blocks for good
+    finally:
+        reader.kill()
+        reader.wait()
+    assert seen[-1] == referee.READY, seen[-20:]
