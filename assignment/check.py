@@ -36,6 +36,7 @@ SCENE_SECONDS = 5.0  # one run, start to hang-up; a program still running then i
 EXIT_SECONDS = 1.0  # how long programs get to end by themselves once the exchange is over
 QUIET_SECONDS = 0.25  # without /proc: a program silent this long is taken to be waiting
 WATCHES_WAITING = referee.can_see_waiting()
+NEVER = float("inf")  # Event.passed of a frame that was sent but never delivered
 HANDS_OVER_PORT = os.name == "posix"  # the checker binds your server's port and hands it over (not Windows)
 
 
@@ -213,18 +214,23 @@ class Scene:
             return
         if link.program is not None and not self._settled(link.program, link.outbox[0][2]):
             return
-        for frame, data, seen in link.outbox:
+        while link.outbox:
+            frame, data, seen = link.outbox[0]
             try:
                 link.sock.sendall(data)
             except OSError:
                 self._closed(link)
                 return
-            src = link.me if link.partner is None else link.partner.peer
+            link.outbox.pop(0)
             # seen: when its sender sent it (the checker's roles: when they chose to), even if held since
-            self.events.append(referee.Event(frame, src, link.peer, seen, self.now()))
-        link.outbox = []
+            self.events.append(referee.Event(frame, self._sender(link), link.peer, seen, self.now()))
         if link.closing:
-            self._closed(link)
+            self._hang_up(link)
+
+    @staticmethod
+    def _sender(link):
+        """Who sent what waits in `link`'s outbox: the checker's role, or the program across the tap."""
+        return link.me if link.partner is None else link.partner.peer
 
     def _settled(self, program, since):
         """Is `program` waiting for a message (or gone), with all it sent so far read?
@@ -336,8 +342,10 @@ class Scene:
         if link.partner is None:
             link.received.append(frame)
             self.events.append(referee.Event(frame, link.peer, link.me, self.now(), self.now()))
-        else:
+        elif link.partner.open:
             link.partner.outbox.append((frame, raw, self.now()))
+        else:  # the other side has gone: sent all the same, and the log shows it never delivered
+            self.events.append(referee.Event(frame, link.peer, link.partner.peer, self.now(), NEVER))
 
     def _closed(self, link):
         if not link.open:
@@ -345,15 +353,28 @@ class Scene:
         link.open = False
         self.selector.unregister(link.sock)
         link.sock.close()
+        for frame, _, seen in link.outbox:  # sent all the same: the log shows it, never delivered
+            self.events.append(referee.Event(frame, self._sender(link), link.peer, seen, NEVER))
+        link.outbox = []
         partner = link.partner
         if partner is not None and partner.open:
             if partner.outbox:  # a tap still delivers what it holds, then passes the close on
                 partner.closing = True
             else:
-                self._closed(partner)
+                self._hang_up(partner)
+
+    def _hang_up(self, link):
+        """Pass a close on through a tap, as TCP does: the program reads the end of the stream,
+        and what it still sends is read and logged (never delivered) until it closes too."""
+        try:
+            link.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._closed(link)
 
     def close(self):
         """Hang up, give the programs a moment to end by themselves, stop the rest."""
+        for key, _ in self._ready(0):  # what arrived before the hang-up goes in the log
+            self._handle(key)
         for link in list(self.links):
             self._flush(link)
             self._closed(link)

@@ -13,6 +13,7 @@ from .handout import referee
 from .rules import Judgement
 from .sandbox import ProgramRun
 from .scenario import Limits, Trace
+from .scene import NEVER
 
 ROLE_OF = referee.ROLES_OF
 EXPECTED = [
@@ -32,15 +33,34 @@ def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
     """One piece of advice, for the most telling thing that went wrong."""
     if trace.missing:
         return f"Upload a file named {trace.missing[0]}: the grader could not find it."
-    runs = program_output(trace)
+    runs = [(name, run) for name, run in program_output(trace) if name in _accountable(trace)]
     crashed = next(((name, run) for name, run in runs if run.crashed), None)
     stopped = next((name for name, run in runs if run.killed), "")
     limited = next(((name, run) for name, run in runs if run.limit), None)
     if limited:
         return f"Your {limited[0]} {limited[1].limit}, which the grader does not allow: a correct program needs far less."
+    if trace.dropped and not crashed:
+        return (f"Your program connected to the server a second time as {trace.dropped[0]}; the server drops a "
+                "second client of the same name, so nothing sent on that connection arrives. Use the one "
+                "client the file makes at the top.")
     return referee.hint(judgement, crashed=crashed[0] if crashed else "",
                         crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
                         stopped=stopped, seconds=limits.scenario_seconds)
+
+
+def _accountable(trace: Trace) -> tuple[str, ...]:
+    """The student programs whose run can explain a failure in this scene.
+
+    Together, once the Ping has reached client2 and client2 has sent nothing
+    back, the exchange waits on client2 alone: the server that then stops
+    because client2 left is not the one to look at.
+    """
+    mine = ROLE_OF[trace.scenario]
+    if trace.scenario == "together":
+        delivered = any(e.frame == "Ping" and e.dst == "client2" and e.passed != NEVER for e in trace.events)
+        if delivered and not any(e.src == "client2" for e in trace.events):
+            return ("client2",)
+    return mine
 
 
 def program_output(trace: Trace) -> list[tuple[str, ProgramRun]]:

@@ -15,3 +15,4 @@ from .handout import referee
 
 READY, BUSY, SLEEPING = referee.READY, referee.BUSY, referee.SLEEPING
 state = referee.state
+can_see_waiting = referee.can_see_waiting

@@ -28,7 +28,7 @@ SCENARIOS = ("client2", "server", "together")
 @dataclass(frozen=True)
 class Limits(sandbox.Caps):  # and what each student program may use: memory_mib, cpu_seconds, ...
     scenario_seconds: float = 5.0  # the whole scene, from start to hang-up
-    settle_seconds: float = 1.0  # longest wait for a busy program to go quiet
+    settle_seconds: float = 1.0  # after the exchange, longest wait for a busy program to go quiet (see rubric.toml)
     exit_seconds: float = 1.0  # how long programs get to end by themselves after the exchange
 
 
@@ -41,6 +41,7 @@ class Trace:
     runs: dict[str, sandbox.ProgramRun] = field(default_factory=dict)
     missing: tuple[str, ...] = ()  # student files the scene needed and did not have
     greeted_as: dict[str, str] = field(default_factory=dict)  # program -> role it claimed
+    dropped: tuple[str, ...] = ()  # roles that connected a second time and were dropped, as the server does
 
 
 def _workspace(root: Path, name: str, student_file: Path) -> Path:
@@ -69,7 +70,7 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
     finally:
         listening.close()
         runs = scene.close(limits.exit_seconds)
-    return Trace("client2", tuple(scene.events), runs, greeted_as=claimed)
+    return Trace("client2", tuple(scene.events), runs, greeted_as=claimed, dropped=tuple(scene.dropped))
 
 
 def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:

@@ -14,6 +14,7 @@ unprompted, and the log shows it so on every run, however loaded the machine.
 
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import socket
@@ -24,6 +25,7 @@ from . import readiness, sandbox
 from .handout import utils2
 
 HOST = "127.0.0.1"
+NEVER = math.inf  # Event.passed of a frame that was sent but never delivered
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Event:
     src: str  # "client1", "client2" or "server"
     dst: str
     seen: float  # seconds into the scene when the harness received (or sent) it
-    passed: float  # when it reached `dst`: later than seen only if held for quiet
+    passed: float  # when it reached `dst`: later than seen only if held for quiet; NEVER if it did not
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Endpoint:
     buffer: bytes = b""
     open: bool = True
     greeted: bool = False
-    closing: bool = False  # a tap side whose partner hung up: close once the outbox is delivered
+    closing: bool = False  # a tap side whose partner hung up: pass that on once the outbox is delivered
     received: list[str] = field(default_factory=list)
     outbox: list[tuple[str, bytes, float]] = field(default_factory=list)
 
@@ -67,6 +69,7 @@ class Scene:
         self.endpoints: list[Endpoint] = []
         self.selector = selectors.DefaultSelector()
         self._taps: dict[socket.socket, tuple[str, int, sandbox.Program | None]] = {}
+        self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
         self._pidfds: list[int] = []
 
     def now(self) -> float:
@@ -103,11 +106,24 @@ class Scene:
         self.selector.register(listening, selectors.EVENT_READ, ("serve", student))
 
     def connect(self, me: str, port: int, student: sandbox.Program) -> Endpoint:
-        """The harness plays client `me`, connecting to a student server and saying hello."""
-        sock = socket.create_connection((HOST, port))
+        """The harness plays client `me`, connecting to a student server and saying hello.
+
+        A server that is already gone (a syntax error ends it at once) refuses
+        the connection: the client's endpoint is then closed from the start.
+        """
+        try:
+            sock = socket.create_connection((HOST, port))
+        except OSError:
+            point = Endpoint(socket.socket(), me, "server", student, open=False, greeted=True)
+            point.sock.close()
+            self.endpoints.append(point)
+            return point
         point = self._add(sock, me, "server", student)
         point.greeted = True
-        sock.sendall(utils2.encode(me))
+        try:
+            sock.sendall(utils2.encode(me))
+        except OSError:
+            self._closed(point)
         return point
 
     def tap(self, listening: socket.socket, server_port: int, server: sandbox.Program | None, client: sandbox.Program | None) -> None:
@@ -134,36 +150,48 @@ class Scene:
             return
         if point.student is not None and not self._settled(point.student, point.outbox[0][2]):
             return
-        for frame, data, seen in point.outbox:
+        while point.outbox:
+            frame, data, seen = point.outbox[0]
             try:
                 point.sock.sendall(data)
             except OSError:
                 self._closed(point)
                 return
-            src = point.me if point.partner is None else point.partner.peer
-            first_seen = seen if point.partner is not None else self.now()
-            self.events.append(Event(frame, src, point.peer, first_seen, self.now()))
-        point.outbox.clear()
+            point.outbox.pop(0)
+            # seen: when the sender sent it (a reference role: when it chose to), even if held since
+            self.events.append(Event(frame, self._sender(point), point.peer, seen, self.now()))
         if point.closing:
-            self._closed(point)
+            self._hang_up(point)
 
-    def _settled(self, program: sandbox.Program, since: float) -> bool:
-        """Is `program` waiting for input (or gone)? Bounded for a busy one.
+    @staticmethod
+    def _sender(point: Endpoint) -> str:
+        """Who sent what waits in `point`'s outbox: the harness's role, or the program across the tap."""
+        return point.me if point.partner is None else point.partner.peer
+
+    def _settled(self, program: sandbox.Program, since: float, delivering: bool = True) -> bool:
+        """Is `program` waiting for input (or gone), with all it sent so far read?
 
         A program sleeping by the clock is never settled: whatever it sends
-        when it wakes, it sent without being asked.
+        when it wakes, it sent without being asked. Nor, for a delivery, is a
+        running one: it may be about to send, and a program that computes,
+        then sends, then receives must not find a message waiting that makes
+        its send look like an answer. Only where waiting cannot be seen (not
+        Linux) does a time bound stand in for it. When nothing is to be
+        delivered (`settle`), a program busy for that long is done enough.
         """
         if program.exited():
-            return True
+            return self._nothing_readable()  # what it sent before it ended comes first in the log
         now = readiness.state(program.tree())
         if now == readiness.BUSY:
-            return self.now() - since >= self.settle_seconds
+            bounded = not (delivering and readiness.can_see_waiting())
+            return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
             return False
         return self._nothing_readable() and readiness.state(program.tree()) == readiness.READY
 
     def _nothing_readable(self) -> bool:
-        return not any(isinstance(key.data, Endpoint) for key, _ in self.selector.select(0))
+        """No frame, hang-up or new connection is waiting to be read."""
+        return not any(key.data != "exit" for key, _ in self.selector.select(0))
 
     # --- waiting -------------------------------------------------------------
 
@@ -194,7 +222,8 @@ class Scene:
     def settle(self) -> None:
         """Wait until every student program is quiet or gone (bounded)."""
         since = self.now()
-        self.wait(lambda: all(self._settled(p, since) for p in self.programs.values()), polling=True)
+        self.wait(lambda: all(self._settled(p, since, delivering=False) for p in self.programs.values()),
+                  polling=True)
 
     def _handle(self, key: selectors.SelectorKey) -> None:
         data = key.data
@@ -226,6 +255,8 @@ class Scene:
         except OSError:
             chunk = b""
         if not chunk:
+            if point.buffer:  # a last frame without its newline: not a message, but sent all the same
+                self._frame(point, point.buffer, complete=False)
             self._closed(point)
             return
         try:
@@ -233,14 +264,21 @@ class Scene:
         except utils2.ProtocolError:
             frames, point.buffer = [point.buffer + chunk], b""
         for raw in frames:
+            if not point.open:
+                break
             self._frame(point, raw)
 
-    def _frame(self, point: Endpoint, raw: bytes) -> None:
+    def _frame(self, point: Endpoint, raw: bytes, complete: bool = True) -> None:
         try:
-            item = utils2.decode(raw)
+            item = utils2.decode(raw) if complete else None
         except utils2.ProtocolError:
             item = None
         if not point.greeted and isinstance(item, tuple):
+            if self._taken(point, item[1]):
+                # The reference server drops a second client of the same name; so does the harness.
+                self.dropped.append(item[1])
+                self._closed(point)
+                return
             point.greeted = True
             point.peer = item[1]
             if point.partner is not None:
@@ -254,8 +292,16 @@ class Scene:
         if point.partner is None:
             point.received.append(frame)
             self.events.append(Event(frame, point.peer, point.me, now, now))
-        else:
+        elif point.partner.open:
             point.partner.outbox.append((frame, raw, now))
+        else:  # the other side has gone: sent all the same, and the log shows it never delivered
+            self.events.append(Event(frame, point.peer, point.partner.peer, now, NEVER))
+
+    def _taken(self, point: Endpoint, role: str) -> bool:
+        """Is `role` already connected to the server the harness plays on `point`?"""
+        return point.partner is None and point.me == "server" and any(
+            other is not point and other.partner is None and other.me == "server" and other.greeted
+            and other.peer == role for other in self.endpoints)
 
     def _closed(self, point: Endpoint) -> None:
         if not point.open:
@@ -263,17 +309,30 @@ class Scene:
         point.open = False
         self.selector.unregister(point.sock)
         point.sock.close()
+        for frame, _, seen in point.outbox:  # sent all the same: the log shows it, never delivered
+            self.events.append(Event(frame, self._sender(point), point.peer, seen, NEVER))
+        point.outbox.clear()
         partner = point.partner
         if partner is not None and partner.open:
             if partner.outbox:  # a tap still delivers what it holds, then passes the close on
                 partner.closing = True
             else:
-                self._closed(partner)
+                self._hang_up(partner)
+
+    def _hang_up(self, point: Endpoint) -> None:
+        """Pass a close on through a tap, as TCP does: the program at `point` reads the end of
+        the stream, and what it still sends is read and logged (never delivered) until it closes too."""
+        try:
+            point.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._closed(point)
 
     # --- ending ---------------------------------------------------------------
 
     def close(self, grace: float) -> dict[str, sandbox.ProgramRun]:
         """Hang up every harness socket, give programs `grace` s to end, stop them."""
+        for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
+            self._handle(key)
         for point in self.endpoints:
             self._flush(point)
             self._closed(point)
