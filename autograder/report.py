@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 import unittest
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from .grading import Grade, Verdict
 
 MAX_BYTES = 1024 * 1024  # Gradescope's limit on the results file
 TEST_OUTPUT_CAP = 60 * 1024
+# JSONTestRunner(buffer=True) swaps sys.stdout for the whole process while a
+# test runs: two results made at once, in two threads, would swap each other's.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _method(verdict: Verdict):
@@ -46,7 +50,9 @@ def results(grade: Grade) -> dict:
         methods[f"test_{index:02}"] = method
     case = type("PingPong", (unittest.TestCase,), methods)
     stream = io.StringIO()
-    JSONTestRunner(stream=stream, buffer=True, failure_prefix="").run(unittest.defaultTestLoader.loadTestsFromTestCase(case))
+    with _ONE_AT_A_TIME:
+        JSONTestRunner(stream=stream, buffer=True, failure_prefix="").run(
+            unittest.defaultTestLoader.loadTestsFromTestCase(case))
     data = json.loads(stream.getvalue())
     data.pop("leaderboard", None)
     for test in data["tests"]:
