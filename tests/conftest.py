@@ -247,3 +247,22 @@ def utils2():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def results_are_gradescopes(monkeypatch):
+    """Every results dict or file the grader makes in a test's process is checked against Gradescope's format."""
+    import gradescope_results
+    from autograder import report
+
+    made, written = report.results, report.write
+
+    def results(grade):
+        return gradescope_results.check(made(grade))
+
+    def write(data, path):
+        written(data, path)
+        gradescope_results.check_file(path)
+
+    monkeypatch.setattr(report, "results", results)
+    monkeypatch.setattr(report, "write", write)

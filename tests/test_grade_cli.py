@@ -1,0 +1,141 @@
+"""`python -m autograder grade`, as instructors and Gradescope run it: a
+results file always, exit 0 whenever one was written, whatever was uploaded.
+
+Every results file made here is checked against Gradescope's format
+(gradescope_results), size included.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import cli
+from autograder.handout import FOLDER, ROOT, SOLUTION
+
+import gradescope_results
+
+SECONDS = 120  # a bound on one grading run; the solution takes under a second, a hang about 7 s
+
+
+def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+    env["PYTHONPATH"] = str(ROOT)  # `-m autograder` from any folder
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=SECONDS)
+
+
+def shown(done: subprocess.CompletedProcess) -> str:
+    return f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+
+
+def total(table: str) -> str:
+    """The score/max on the table's total line."""
+    return next(line.split()[-1] for line in table.splitlines() if line.split()[:1] == ["total"])
+
+
+def test_help_names_the_options():
+    done = run("grade", "--help")
+    assert done.returncode == 0, shown(done)
+    for words in ("SUBMISSION", "--results", "--rubric", "--verbose"):
+        assert words in done.stdout, shown(done)
+
+
+@pytest.mark.parametrize("what, score", [("solution", 100), ("skeleton", 0)])
+def test_a_submission_gets_its_score_and_its_table(tmp_path, what, score):
+    results = tmp_path / "results.json"
+    done = run("grade", SOLUTION if what == "solution" else FOLDER, "--results", results)
+    assert done.returncode == 0, shown(done)
+    assert gradescope_results.check_file(results)["score"] == score
+    assert total(done.stdout) == f"{score}/100", shown(done)
+    assert f"results written to {results}" in done.stdout, shown(done)
+
+
+def garbage_zip(folder: Path) -> Path:
+    upload = folder / "x.zip"
+    upload.write_bytes(random.Random(3).randbytes(4096))
+    return upload
+
+
+def empty_folder(folder: Path) -> Path:
+    (folder / "empty").mkdir()
+    return folder / "empty"
+
+
+@pytest.mark.parametrize("make, words", [(garbage_zip, "x.zip"), (empty_folder, "holds no files")],
+                         ids=["garbage zip", "empty folder"])
+def test_an_upload_with_nothing_to_grade_gets_0_with_a_reason(tmp_path, make, words):
+    results = tmp_path / "results.json"
+    done = run("grade", make(tmp_path), "--results", results)
+    assert done.returncode == 0, shown(done)
+    data = gradescope_results.check_file(results)
+    assert data["score"] == 0
+    assert "could not be graded" in data["output"] and words in data["output"], data["output"]
+
+
+def test_results_go_where_asked_parent_folders_made(tmp_path):
+    results = tmp_path / "a" / "b" / "c" / "results.json"
+    done = run("grade", SOLUTION, "--results", results)
+    assert done.returncode == 0, shown(done)
+    assert gradescope_results.check_file(results)["score"] == 100
+
+
+def test_without_results_the_table_names_the_default_file(tmp_path):
+    done = run("grade", SOLUTION, cwd=tmp_path)
+    assert done.returncode == 0, shown(done)
+    assert done.stdout.rstrip().endswith(f"results written to {Path('results') / 'solution.json'}"), shown(done)
+    assert gradescope_results.check_file(tmp_path / "results" / "solution.json")["score"] == 100
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.skipif(not (ROOT / ".venv" / ".installed").exists(), reason="no .venv yet: `make test` makes it")
+def test_make_grade_prints_the_solutions_table(tmp_path):
+    results = tmp_path / "solution.json"
+    done = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "grade", f"RESULTS={results}"],
+                          capture_output=True, text=True, timeout=SECONDS)
+    assert done.returncode == 0, shown(done)
+    assert total(done.stdout) == "100/100", shown(done)
+    assert sum(line.rstrip().endswith("pass") for line in done.stdout.splitlines()) == 6, shown(done)
+    assert gradescope_results.check_file(results)["score"] == 100
+
+
+def test_a_broken_rubric_is_refused_naming_the_key_and_still_leaves_results(tmp_path):
+    rubric_file = tmp_path / "rubric.toml"
+    rubric_file.write_text("[tests.client2_answers]\npionts = 40\n", encoding="utf-8")
+    results = tmp_path / "results.json"
+    done = run("grade", SOLUTION, "--rubric", rubric_file, "--results", results)
+    assert done.returncode == 2, shown(done)
+    assert "tests.client2_answers.pionts" in done.stderr, shown(done)
+    data = gradescope_results.check_file(results)
+    assert data["score"] == 0 and data["tests"] == []
+    assert "tests.client2_answers.pionts" in data["output"]
+
+
+@pytest.fixture
+def handlers():
+    """cli.main takes over SIGINT and SIGTERM in the main thread; give them back to pytest."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_a_grader_that_breaks_writes_results_that_say_so_and_exits_1(tmp_path, monkeypatch, capsys, handlers):
+    def broken(sources, chosen):
+        raise RuntimeError("the grader's own bug, 42")
+
+    monkeypatch.setattr(cli, "grade", broken)
+    results = tmp_path / "out" / "results.json"
+    assert cli.main(["grade", str(SOLUTION), "--results", str(results)]) == 1
+    data = gradescope_results.check_file(results)
+    assert data["score"] == 0 and data["tests"] == []
+    assert data["output"].startswith("The autograder could not grade this submission; this is not your fault.")
+    assert "RuntimeError: the grader's own bug, 42" in data["output"]
+    assert f"{results} says so" in capsys.readouterr().err
