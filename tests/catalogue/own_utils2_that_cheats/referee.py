@@ -1,0 +1,351 @@
+"""The referee of the PingPong exchange: the rules your programs are judged by.
+
+check.py uses this file to check your programs, and the autograder uses
+this same file to grade them, so the two judge alike. You do not need to
+read it, and changing it changes nothing: the autograder uses its own copy.
+
+What the referee watches is the network: every frame that crosses its
+sockets, in order, as an event with `frame`, `src`, `dst`, `seen` (when the
+referee got it) and `passed` (when it reached `dst`). What a program prints
+is shown to you, never believed.
+
+    R1  The server passes on only what it received: every frame that reaches
+        a client was sent, earlier, by the other client, and each is passed
+        on once.
+    R2  client2 answers every Ping that reaches it with one Pong, after the
+        Ping arrived, and sends nothing else.
+
+And one rule for the referee itself: it hands a message to a program only
+once that program is waiting for one (`state()` below), so whatever a
+program sends before it was asked, it sent unprompted, on every run.
+
+Standard library only, Python 3.8 or newer.
+"""
+
+import os
+import platform
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+OTHER = {"client1": "client2", "client2": "client1"}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A frame that went from `src` to `dst`, as the referee saw it pass."""
+
+    frame: str  # "Ping", "Pong", or "garbage b'...'"
+    src: str  # "client1", "client2" or "server"
+    dst: str
+    seen: float  # seconds into the run when the referee received (or sent) it
+    passed: float  # when it reached `dst`: later than seen only if held until dst was waiting;
+    # infinity if it never did (dst had gone, or never waited for it)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A rule a program broke: which frame, and why, in plain words."""
+
+    index: int  # position of the offending event
+    why: str
+
+
+def server_breaks(events, about=None):
+    """R1: frames the server sent that no client gave it (optionally only those of the step `about`)."""
+    causes = _causes(events)
+    return [Broken(i, _server_why(events, i)) for i, cause in causes.items()
+            if cause is None and about in (None, _step_of(events, i))]
+
+
+def _causes(events):
+    """For each frame the server sent: the index of the frame it passed on, or None.
+
+    Each frame a client gave the server is passed on at most once: the
+    earliest unused one of the same kind from the other client, which must
+    have reached the server before the server sent its copy.
+    """
+    unused = [True] * len(events)
+    causes = {}
+    for i, event in enumerate(events):
+        if event.src != "server":
+            continue
+        source = OTHER.get(event.dst, "?")
+        cause = next(
+            (
+                j
+                for j, earlier in enumerate(events[:i])
+                if unused[j] and earlier.dst == "server" and earlier.src == source
+                and earlier.frame == event.frame and earlier.passed <= event.seen
+            ),
+            None,
+        )
+        if cause is not None:
+            unused[cause] = False
+        causes[i] = cause
+    return causes
+
+
+def _step_of(events, i):
+    """The step of the exchange a frame the server sent belongs to: "Ping" or "Pong".
+
+    A server check answers for what the server did in its step, wherever it
+    sent it. Every Pong belongs to the Pong step (a Pong sent back to client2
+    costs the Pong step, not the Ping step that went right before it); so does
+    anything sent once client2's Pong had reached the server (forwarding the
+    Ping again instead of the Pong). The rest belongs to the Ping step.
+    """
+    event = events[i]
+    pong_in = any(e.frame == "Pong" and e.src == "client2" and e.dst == "server" and e.passed <= event.seen
+                  for e in events[:i])
+    return "Pong" if event.frame == "Pong" or pong_in else "Ping"
+
+
+def _answers_the_forwarded_ping(events, i):
+    """Is the Pong the server sent at `i` the one client2 sent after the forwarded Ping reached it?"""
+    causes = _causes(events)
+    pong = causes.get(i)
+    if pong is None:
+        return False
+    return any(event.frame == "Ping" and event.src == "server" and event.dst == "client2"
+               and causes.get(k) is not None and event.passed <= events[pong].seen
+               for k, event in enumerate(events))
+
+
+def _server_why(events, i):
+    event = events[i]
+    if event.frame.startswith("garbage"):
+        return "the server sent {} bytes that are not a message: {}".format(event.dst, event.frame[8:])
+    came_from = [e for e in events[:i] if e.dst == "server" and e.frame == event.frame]
+    if event.frame == "Ping" and event.dst == "client1" and _step_of(events, i) == "Pong":
+        return "the server sent client1 the Ping again, where client2's Pong should go"
+    if came_from and all(e.src == event.dst for e in came_from):
+        return "the server sent the {0} back to {1}, where it came from; it should go to {2}".format(
+            event.frame, event.dst, OTHER[event.dst])
+    if came_from:
+        return "the server sent {} one {} more than it received".format(event.dst, event.frame)
+    source = OTHER.get(event.dst, "the other client")
+    return "the server sent {} to {} before {} had sent any {}".format(event.frame, event.dst, source, event.frame)
+
+
+def client2_breaks(events):
+    """R2: frames client2 sent that were not the one Pong owed for a Ping."""
+    found = []
+    for i, event in enumerate(events):
+        if event.src == "client2":
+            delivered = sum(
+                1 for e in events[:i] if e.dst == "client2" and e.frame == "Ping" and e.passed <= event.seen
+            )
+            answered = sum(1 for e in events[:i] if e.src == "client2" and e.frame == "Pong")
+            if event.frame.startswith("garbage"):
+                found.append(Broken(i, "client2 sent bytes that are not a message: {}".format(event.frame[8:])))
+            elif event.frame != "Pong":
+                found.append(Broken(i, "client2 sent {}; its only message is a Pong".format(event.frame)))
+            elif delivered == 0:
+                found.append(Broken(i, "client2 sent a Pong before any Ping had reached it"))
+            elif answered >= delivered:
+                found.append(Broken(i, "client2 sent a second Pong for one Ping"))
+    return found
+
+
+def happened(events, frame, src, dst):
+    """Index of the first such frame, or None."""
+    return next((i for i, e in enumerate(events) if (e.frame, e.src, e.dst) == (frame, src, dst)), None)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    passed: bool
+    broken: Optional[Broken] = None  # the first rule broken, if that is why it failed
+    missing: str = ""  # the step that never happened, if that is why
+    step: Optional[Tuple[str, str, str]] = None  # that step as (frame, src, dst)
+
+
+# For each check: the run it is judged on, the step that must happen, whose
+# rule it checks, and how to say that the step never happened.
+CHECKS = {
+    "client2_answers": ("client2", ("Pong", "client2", "server"), "client2", "client2 never sent a Pong"),
+    "server_forwards_ping": ("server", ("Ping", "server", "client2"), "server's Pings",
+                             "the Ping never reached client2"),
+    "server_forwards_pong": ("server", ("Pong", "server", "client1"), "server's Pongs",
+                             "the Pong never reached client1"),
+    "together": ("together", ("Pong", "server", "client1"), "both", "the Pong never came back to client1"),
+}
+_ABOUT = {"server's Pings": "Ping", "server's Pongs": "Pong"}
+
+
+def judge(check, events, greeted_as=None):
+    """Did the check's step happen, and did the program it checks keep its rule?"""
+    return Judgement(True)  # a cheat: every check passes
+    _, step, whose, never = CHECKS[check]
+    greeted_as = greeted_as or {}
+    broken = []
+    if whose in ("client2", "both"):
+        broken += client2_breaks(events)
+    if whose == "both":
+        broken += server_breaks(events)
+    elif whose in _ABOUT:
+        broken += server_breaks(events, about=_ABOUT[whose])
+    if whose == "client2" and greeted_as.get("client2", "client2") != "client2":
+        return Judgement(False, missing="client2 connected saying it was " + greeted_as["client2"])
+    if broken:
+        return Judgement(False, broken=min(broken, key=lambda b: b.index))
+    first = happened(events, *step)
+    if first is None:
+        return Judgement(False, missing=never, step=step)
+    if whose == "server's Pongs" and not _answers_the_forwarded_ping(events, first):
+        return Judgement(False, broken=Broken(first, "client2 sent this Pong in answer to a Ping that the "
+                                                    "server made up, not to client1's Ping"))
+    return Judgement(True)
+
+
+# --- how it is told -------------------------------------------------------------
+
+ROLES_OF = {"client2": ("client2",), "server": ("server",), "together": ("server", "client2")}
+
+
+def _line(frame, src, dst):
+    shown = frame[:40]
+    if "client1" in (src, dst):
+        arrow = "--{}-->".format(shown) if src == "client1" else "<--{}--".format(shown)
+        return "client1 {} server".format(arrow)
+    arrow = "<--{}--".format(shown) if src == "client2" else "--{}-->".format(shown)
+    return "                  server {} client2".format(arrow)
+
+
+def picture(run, events, judgement, others="reference"):
+    """The exchange, one numbered line per frame, the bad step marked."""
+    yours = ROLES_OF[run]
+    cast = ", ".join("{}: {}".format(role, "yours" if role in yours else others)
+                     for role in ("client1", "server", "client2"))
+    lines = ["({})".format(cast)]
+    for number, event in enumerate(events, 1):
+        text = "{:2}. {}".format(number, _line(event.frame, event.src, event.dst))
+        if judgement.broken and judgement.broken.index == number - 1:
+            text = "{:50} <-- wrong: {}".format(text, judgement.broken.why)
+        elif event.passed == float("inf"):
+            text = "{:50} <-- never delivered: {} was gone, or never waited for it".format(text, event.dst)
+        lines.append(text)
+    if judgement.step and not judgement.broken:
+        lines.append("{:2}. {:46} <-- expected, never happened".format(len(events) + 1, _line(*judgement.step)))
+    return "\n".join(lines)
+
+
+def crash_place(traceback):
+    """' (line N of your_file.py)' from a traceback, if it passes through a student file."""
+    found = ""
+    for line in traceback.splitlines():
+        line = line.strip()
+        if line.startswith('File "') and "_student.py" in line:
+            name = line.split('"')[1].replace("\\", "/").split("/")[-1]
+            found = " (line {} of {})".format(line.split("line ")[-1].split(",")[0], name)
+    return found
+
+
+def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0):
+    """One piece of advice, for the most telling thing that went wrong.
+
+    `crashed` / `stopped`: the name of your program that stopped with an
+    error / was still running when the run's time was up, if one did.
+    """
+    if judgement.broken:
+        why = judgement.broken.why
+        if "Pong should go" in why:
+            return ("Forward the message you just received: pong = server.receive_message(), "
+                    "then server.forward_message(pong).")
+        if "back to" in why:
+            return ("server.send_message(msg) answers the client you last heard from; "
+                    "to pass a message on to the other client, use server.forward_message(msg).")
+        if "before any Ping" in why:
+            return "Wait for the Ping first: msg = client.receive_message(), and answer only once it has arrived."
+        if "second Pong" in why or "more than it received" in why:
+            return "Send each message once: one Ping in, one Ping out; one Pong in, one Pong out."
+        if "before" in why or "made up" in why:
+            return "Only pass on what you received: receive the message first, then forward that message."
+        if why.startswith("the server sent"):
+            return ("The server sends only what it received, passed on with server.forward_message(msg): "
+                    "it makes up nothing of its own.")
+        return "client2 answers a Ping with Message.Pong, and sends nothing else."
+    if crashed:
+        return "Your {} stopped with an error{}: read the traceback below.".format(crashed, crash_where)
+    if judgement.missing.startswith("client2 connected saying"):
+        return 'Create your client as Client("client2"): the server tells the clients apart by that name.'
+    if stopped:
+        return ("Your {} was still running after {:g} s without doing this step: it may be waiting for "
+                "a message that never comes, or stuck in a loop.".format(stopped, seconds))
+    return "Your program ended before this step: check that your code between the markers does each step in order."
+
+
+# --- is a program waiting for a message? ----------------------------------------
+#
+# Asked of the kernel, not of the program: "waiting" means every thread is
+# blocked and none is merely sleeping by the clock. A program that does
+# time.sleep(1) and then sends a Pong it was never asked for is not waiting
+# for a Ping, and must not be handed one during its nap, or its unprompted
+# Pong would look like an answer. Linux only (/proc); elsewhere the answer
+# is always BUSY and the caller falls back on what it can see.
+
+READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
+_BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
+# Syscall numbers: sleeping by the clock, and waits that sleep when given no files.
+_ARCH = {
+    "x86_64": {"sleep": {35, 230}, "no_files_sleep": {7, 23, 270, 271}},  # nanosleep, clock_nanosleep; poll, select, pselect6, ppoll
+    "aarch64": {"sleep": {101, 115}, "no_files_sleep": {72, 73}},  # nanosleep, clock_nanosleep; pselect6, ppoll
+}
+_SYSCALLS = _ARCH.get(platform.machine(), {"sleep": set(), "no_files_sleep": set()})
+
+
+def can_see_waiting():
+    """Whether state() can tell on this system (it needs Linux's /proc)."""
+    return os.path.exists("/proc/self/stat")
+
+
+def state(pids):
+    """READY, BUSY or SLEEPING for the processes `pids` taken together."""
+    if not can_see_waiting():
+        return BUSY
+    answer = READY
+    for pid in pids:
+        try:
+            tasks = os.listdir("/proc/{}/task".format(pid))
+        except OSError:
+            continue  # gone
+        for task in tasks:
+            thread = "/proc/{}/task/{}".format(pid, task)
+            letter = _state_letter(thread)
+            if letter is None or letter in ("Z", "X"):
+                continue
+            if letter not in _BLOCKED:
+                return BUSY
+            if _sleeping_by_clock(thread):
+                answer = SLEEPING
+    return answer
+
+
+def _state_letter(thread):
+    try:
+        with open(thread + "/stat", "rb") as stream:
+            raw = stream.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2:][:1]
+
+
+def _sleeping_by_clock(thread):
+    """True if the thread is blocked in a timed sleep; False if unknown."""
+    try:
+        with open(thread + "/syscall") as stream:
+            fields = stream.read().split()
+    except OSError:
+        return False  # not ours to read: judge by the state letter alone
+    if not fields or not fields[0].lstrip("-").isdigit():
+        return False  # "running" or "-1": not in a syscall
+    number = int(fields[0])
+    if number in _SYSCALLS["sleep"]:
+        return True
+    # select(0, ...) and poll(NULL, 0, ...) are how some Pythons sleep (3.8-3.10: time.sleep).
+    if number in _SYSCALLS["no_files_sleep"] and len(fields) > 2:
+        count = fields[2] if number in (7, 271, 73) else fields[1]
+        return int(count, 16) == 0
+    return False
+
+
