@@ -80,6 +80,22 @@ class Program:
                 pass
         return found
 
+    def left_behind(self):
+        """Once it has ended: the processes it started that still run in its session (Linux)."""
+        found = set()
+        if not WATCHES_WAITING or os.name != "posix":
+            return found
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/{}/stat".format(entry), "rb") as stream:
+                    raw = stream.read().decode("ascii", "replace")
+            except OSError:
+                continue  # not a process, or gone
+            fields = raw[raw.rfind(")") + 2:].split()
+            if len(fields) > 3 and fields[3] == str(self.process.pid) and fields[0] not in ("Z", "X"):
+                found.add(int(entry))
+        return found
+
     def stop(self, grace):
         """Wait up to `grace` s for it to end, then stop it and all it started; what it did."""
         if self.run is None:
@@ -239,13 +255,16 @@ class Scene:
         will send when it wakes without being asked: neither is waiting. Only
         where waiting cannot be seen does a spell of silence stand in for it.
         """
+        pids = program.pids()
         if program.exited():
-            return self._nothing_readable()  # what it sent before it ended comes first in the log
+            pids = program.left_behind()  # a process it forked may still send
+            if not pids:
+                return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        if referee.state(program.pids()) != referee.READY:
+        if referee.state(pids) != referee.READY:
             return False
-        return self._nothing_readable() and referee.state(program.pids()) == referee.READY
+        return self._nothing_readable() and referee.state(pids) == referee.READY
 
     def _nothing_readable(self):
         return not self._ready(0)

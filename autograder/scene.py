@@ -179,7 +179,7 @@ class Scene:
         Linux) does a time bound stand in for it. When nothing is to be
         delivered (`settle`), a program busy for that long is done enough.
         """
-        if program.exited():
+        if program.exited() and not program.tree():  # gone, and nothing it started lives on
             return self._nothing_readable()  # what it sent before it ended comes first in the log
         now = readiness.state(program.tree())
         if now == readiness.BUSY:
