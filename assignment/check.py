@@ -155,6 +155,7 @@ class Scene:
         self.deadline = self.t0 + SCENE_SECONDS
         self.events, self.programs, self.links, self.taps = [], {}, [], {}
         self.dropped = []  # roles that connected a second time to the server the checker plays
+        self.served = {}  # listening socket -> the role the program the checker serves is to connect as
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -202,7 +203,9 @@ class Scene:
         sock.sendall(utils2.encode(me))
         return link
 
-    def serve(self, listening, program):
+    def serve(self, listening, program, role):
+        """The checker plays the server for `program`, which is to connect to `listening` as `role`."""
+        self.served[listening] = role
         self.selector.register(listening, selectors.EVENT_READ, ("serve", program))
 
     def tap(self, listening, server_port, server, client):
@@ -305,7 +308,7 @@ class Scene:
         kind, program = key.data
         sock, _ = key.fileobj.accept()
         if kind == "serve":
-            self._add(sock, "server", "client?", program)
+            self._add(sock, "server", self.served[key.fileobj], program)
             return
         port, server, client = self.taps[key.fileobj]
         outer = self._add(sock, "server", "client?", client)
@@ -361,6 +364,8 @@ class Scene:
         if link.partner is None:
             link.received.append(frame)
             self.events.append(referee.Event(frame, link.peer, link.me, self.now(), self.now()))
+            if not link.greeted:  # a server drops a client that does not say who it is first
+                self._closed(link)
         elif link.partner.open:
             link.partner.outbox.append((frame, raw, self.now()))
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
@@ -417,7 +422,7 @@ def run_client2(folder):
     scene = Scene(folder)
     listening = scene.listener()
     client2 = scene.start("client2", CLIENT2, listening.getsockname()[1])
-    scene.serve(listening, client2)
+    scene.serve(listening, client2, "client2")
     link = None
     try:
         greeted = lambda: next((k for k in scene.links if k.greeted), None)  # noqa: E731

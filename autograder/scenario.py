@@ -57,7 +57,7 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
     listening = scene.listener()
     folder = _workspace(root, "client2", files["client2_student.py"])
     client2 = scene.start("client2", folder / "client2_student.py", folder, listening.getsockname()[1])
-    scene.serve(listening, client2)
+    scene.serve(listening, client2, "client2")
     try:
         greeted = lambda: next((p for p in scene.endpoints if p.greeted), None)  # noqa: E731
         scene.wait(lambda: greeted() is not None or client2.exited())
@@ -107,7 +107,7 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trac
     finally:
         listening.close()
     client2 = scene.start("client2", client_folder / "client2_student.py", client_folder, tapping.getsockname()[1])
-    scene.tap(tapping, port, server, client2)
+    scene.tap(tapping, port, server, client2, "client2")
     try:
         client1 = scene.connect("client1", port, server)
         tapped = lambda: any(p.greeted and p.partner is not None for p in scene.endpoints)  # noqa: E731

@@ -68,7 +68,8 @@ class Scene:
         self.programs: dict[str, sandbox.Program] = {}
         self.endpoints: list[Endpoint] = []
         self.selector = selectors.DefaultSelector()
-        self._taps: dict[socket.socket, tuple[str, int, sandbox.Program | None]] = {}
+        self._taps: dict[socket.socket, tuple[int, sandbox.Program | None, sandbox.Program | None, str]] = {}
+        self._served: dict[socket.socket, str] = {}
         self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
         self._pidfds: list[int] = []
 
@@ -101,8 +102,9 @@ class Scene:
                 pass
         return program
 
-    def serve(self, listening: socket.socket, student: sandbox.Program) -> None:
-        """The harness plays the server for whatever connects to `listening`."""
+    def serve(self, listening: socket.socket, student: sandbox.Program, role: str) -> None:
+        """The harness plays the server for `student`, which is to connect to `listening` as `role`."""
+        self._served[listening] = role
         self.selector.register(listening, selectors.EVENT_READ, ("serve", student))
 
     def connect(self, me: str, port: int, student: sandbox.Program) -> Endpoint:
@@ -126,9 +128,10 @@ class Scene:
             self._closed(point)
         return point
 
-    def tap(self, listening: socket.socket, server_port: int, server: sandbox.Program | None, client: sandbox.Program | None) -> None:
-        """Relay what connects to `listening` on to the student server, writing all down."""
-        self._taps[listening] = (server_port, server, client)
+    def tap(self, listening: socket.socket, server_port: int, server: sandbox.Program | None,
+            client: sandbox.Program | None, role: str) -> None:
+        """Relay what connects to `listening` (`client`, as `role`) on to the student server, writing all down."""
+        self._taps[listening] = (server_port, server, client, role)
         self.selector.register(listening, selectors.EVENT_READ, ("tap", None))
 
     def _add(self, sock: socket.socket, me: str, peer: str, student: sandbox.Program | None) -> Endpoint:
@@ -234,16 +237,16 @@ class Scene:
             kind, student = data
             sock, _ = key.fileobj.accept()
             if kind == "serve":
-                self._add(sock, "server", "client?", student)
+                self._add(sock, "server", self._served[key.fileobj], student)
             else:
-                port, server, client = self._taps[key.fileobj]
-                outer = self._add(sock, "server", "client?", client)
+                port, server, client, role = self._taps[key.fileobj]
+                outer = self._add(sock, "server", role, client)
                 try:
                     onward = socket.create_connection((HOST, port))
                 except OSError:
                     self._closed(outer)
                     return
-                inner = self._add(onward, "client?", "server", server)
+                inner = self._add(onward, role, "server", server)
                 inner.greeted = True  # servers do not introduce themselves
                 outer.partner, inner.partner = inner, outer
             return
@@ -292,6 +295,8 @@ class Scene:
         if point.partner is None:
             point.received.append(frame)
             self.events.append(Event(frame, point.peer, point.me, now, now))
+            if not point.greeted:  # the reference server drops a client that does not say who it is first
+                self._closed(point)
         elif point.partner.open:
             point.partner.outbox.append((frame, raw, now))
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
