@@ -164,14 +164,8 @@ def take() -> tuple[Account, int]:
 
 def kill_user(uid: int) -> None:
     """Kill every process of `uid` until none is left (bounded): only for a user no one else runs as."""
-    deadline = time.monotonic() + KILL_SECONDS
-    while time.monotonic() < deadline:
-        targets = [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)]
-        if not targets:
-            return
-        for pid in targets:
-            warden.kill(pid)
-        time.sleep(0.001)  # killed processes take a moment to die; bounded by the deadline
+    warden.kill_until_none(lambda: [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)],
+                           KILL_SECONDS)
 
 
 def scrub(account: Account) -> None:

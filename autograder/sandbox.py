@@ -238,8 +238,8 @@ def _kill_stragglers(session: int) -> None:
     """Not root, the warden may have died first (the program can kill it): kill what is left in its
     session, and what came to us, the subreaper, in a session of its own (bounded)."""
     me = os.getpid()
-    deadline = time.monotonic() + END_SECONDS
-    while time.monotonic() < deadline:
+
+    def left() -> set[int]:
         with _lock:
             ours = set(_wardens)
         roots = set()
@@ -253,12 +253,9 @@ def _kill_stragglers(session: int) -> None:
                     _reap(pid)
             elif int(fields[3]) == session or (adopted and int(fields[3]) == pid):
                 roots.add(pid)
-        targets = set(roots).union(*(warden.family(pid) for pid in roots))
-        if not targets:
-            return
-        for pid in targets:
-            warden.kill(pid)
-        time.sleep(0.001)  # killed processes take a moment to die; bounded by the deadline
+        return roots.union(*(warden.family(pid) for pid in roots))
+
+    warden.kill_until_none(left, END_SECONDS)
 
 
 def _reap(pid: int) -> None:

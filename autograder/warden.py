@@ -204,15 +204,22 @@ def _reap(child: int, status_fd: int) -> bool:
             _report(status_fd, f"exit {status} {usage.ru_utime + usage.ru_stime:.3f}\n")
 
 
-def end(me: int, child: int, status_fd: int) -> None:
-    """Kill every descendant, again and again, until none is left to reap (bounded)."""
-    deadline = time.monotonic() + END_SECONDS
+def kill_until_none(find, seconds: float = END_SECONDS) -> bool:
+    """Kill the processes `find()` names, again and again, until it names none; False if time ran out."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for pid in family(me):
+        targets = find()
+        if not targets:
+            return True
+        for pid in targets:
             kill(pid)
-        if not _reap(child, status_fd):
-            return
         time.sleep(0.001)  # killed processes take a moment to die; bounded by the deadline
+    return False
+
+
+def end(me: int, child: int, status_fd: int) -> None:
+    """Kill every descendant until none is left to reap (bounded)."""
+    kill_until_none(lambda: family(me) if _reap(child, status_fd) else set())
 
 
 def sweep(uid: int, gid: int) -> bool:
