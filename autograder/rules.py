@@ -17,12 +17,8 @@ from __future__ import annotations
 from .handout import referee
 from .scenario import Trace
 
-Broken = referee.Broken
 Judgement = referee.Judgement
 CHECKS = referee.CHECKS
-server_breaks = referee.server_breaks
-client2_breaks = referee.client2_breaks
-happened = referee.happened
 
 
 def judge(test: str, trace: Trace) -> Judgement:
