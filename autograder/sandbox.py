@@ -240,11 +240,13 @@ def _kill_stragglers(session: int) -> None:
     me = os.getpid()
 
     def left() -> set[int]:
+        seen = {pid: warden.stat(pid) for pid in warden.pids()}
+        # A warden looks just like an orphan that came to us. Taken after the scan, under the lock held
+        # from a warden's fork to its registration, this covers every warden the scan can have seen.
         with _lock:
             ours = set(_wardens)
         roots = set()
-        for pid in warden.pids():
-            fields = warden.stat(pid)
+        for pid, fields in seen.items():
             if not fields or pid in ours:
                 continue
             adopted = int(fields[1]) == me
@@ -316,12 +318,12 @@ def start(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: 
         command = [sys.executable, "-I", "-S", str(WARDEN), str(report), str(os.getpid()), *map(str, user),
                    ",".join(map(str, pass_fds)), ",".join(map(str, limits)), "--", python, "-B", "-s", script.name]
         try:
-            keeper = subprocess.Popen(command, cwd=folder, env=clean, stdin=subprocess.DEVNULL, stdout=outputs[0],
-                                      stderr=outputs[1], pass_fds=(*pass_fds, report), start_new_session=True)
+            with _lock:  # known as ours from its first instant: see _kill_stragglers
+                keeper = subprocess.Popen(command, cwd=folder, env=clean, stdin=subprocess.DEVNULL, stdout=outputs[0],
+                                          stderr=outputs[1], pass_fds=(*pass_fds, report), start_new_session=True)
+                _wardens.add(keeper.pid)
         finally:
             os.close(report)
-        with _lock:
-            _wardens.add(keeper.pid)
         pid = _started(status, keeper)
     except BaseException:
         if slot is not None:

@@ -195,6 +195,26 @@ def test_a_program_that_kills_its_parent_does_not_reach_the_grader(place):
     os.kill(os.getpid(), 0)
 
 
+@needs_proc
+def test_a_warden_just_started_is_never_taken_for_a_straggler(place):
+    """Not root, when a program killed its warden, a sweep runs beside other gradings: a warden
+    started in the middle of it, our child in a session of its own, looks just like an orphan."""
+    sweeping = threading.Event()
+
+    def sweep():
+        while not sweeping.is_set():
+            sandbox._kill_stragglers(-1)  # a session nothing is in: only what came to us is sought
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    try:
+        results = [run(place, "print('started')\n") for _ in range(12)]
+    finally:
+        sweeping.set()
+        sweeper.join()
+    assert [result.stdout.text for result in results] == ["started\n"] * 12, results
+
+
 @needs_root
 def test_killing_everything_it_may_kills_only_itself(place):
     other = start(place, "import signal\nsignal.pause()\n", name="other")
