@@ -60,7 +60,7 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
     scene.serve(listening, client2, "client2")
     try:
         greeted = lambda: next((p for p in scene.endpoints if p.greeted), None)  # noqa: E731
-        scene.wait(lambda: greeted() is not None or client2.exited())
+        scene.wait(lambda: greeted() is not None or scene.gone(client2))
         link = greeted()
         if link is not None:
             scene.send(link, Ping)  # client1's Ping, forwarded once client2 is waiting
@@ -111,7 +111,7 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trac
     try:
         client1 = scene.connect("client1", port, server)
         tapped = lambda: any(p.greeted and p.partner is not None for p in scene.endpoints)  # noqa: E731
-        scene.wait(lambda: tapped() or client2.exited() or server.exited())
+        scene.wait(lambda: tapped() or scene.gone(client2) or scene.gone(server))
         scene.settle()
         scene.send(client1, Ping)
         scene.wait(lambda: bool(client1.received) or not client1.open)

@@ -192,6 +192,11 @@ class Scene:
             return False
         return self._nothing_readable() and readiness.state(program.tree()) == readiness.READY
 
+    def gone(self, program: sandbox.Program) -> bool:
+        """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:
+        a client2 that greets and exits at once has greeted, however late the harness looks."""
+        return program.exited() and self._nothing_readable()
+
     def _nothing_readable(self) -> bool:
         """No frame, hang-up or new connection is waiting to be read."""
         return not any(key.data != "exit" for key, _ in self.selector.select(0))
