@@ -13,7 +13,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
 
 METADATA = "submission_metadata.yml"
 
@@ -75,21 +74,6 @@ def unpack(archive: Path, dest: Path) -> Path:
     return found.parent
 
 
-class _Loader(yaml.SafeLoader):
-    """safe_load, except that a Ruby type tag (say on a score) is read as the plain value."""
-
-
-def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_scalar(node)
-
-
-_Loader.add_multi_constructor("!", _untagged)
-
-
 def _get(mapping: object, key: str) -> object:
     if not isinstance(mapping, dict):
         return None
@@ -102,8 +86,21 @@ def _text(value: object) -> str:
 
 def submitters(metadata: Path) -> dict[str, tuple[Submitter, ...]]:
     """Folder name -> its submitters, in the order the metadata lists them."""
+    import yaml  # here, not at the top: PyYAML takes 15 ms to import, and one submission needs none of it
+
+    class Loader(yaml.SafeLoader):
+        """safe_load, except that a Ruby type tag (say on a score) is read as the plain value."""
+
+    def untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_scalar(node)
+
+    Loader.add_multi_constructor("!", untagged)
     try:
-        data = yaml.load(metadata.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yaml.load(metadata.read_text(encoding="utf-8"), Loader=Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ExportError(f"{metadata} cannot be read: {error}") from None
     if not isinstance(data, dict):

@@ -41,6 +41,9 @@ MIB = 1024 * 1024
 START_SECONDS = 10.0  # for the warden to say the program started
 END_SECONDS = warden.END_SECONDS + 2.0  # for the warden to kill everything and exit
 WARDEN = Path(warden.__file__).resolve()
+# Imported, not run as a script: a script is compiled anew each time, a module once (__pycache__).
+# Appended to the path, so nothing beside it can stand in for a standard module.
+_RUN_WARDEN = f"import sys; sys.path.append({str(WARDEN.parent)!r}); import warden; warden.run()"
 _HAS_PROC = Path("/proc/self/stat").exists()
 _lock = threading.Lock()
 _done_once: set[str] = set()
@@ -141,6 +144,7 @@ class Program:
     _exit: tuple[int, float] | None = None  # wait status and CPU seconds, as the warden reported them
     _most: int = 0  # the most processes it was seen to run at once
     _run: ProgramRun | None = None
+    _halted: tuple[bool, bool] | None = None  # once halted: (killed by us, ran as many processes as it may)
 
     def _read_status(self, timeout: float) -> None:
         """Take in what the warden reported, waiting up to `timeout` s for the program's exit."""
@@ -177,14 +181,25 @@ class Program:
 
     def stop(self, grace: float = 0.0) -> ProgramRun:
         """Wait up to `grace` seconds for it to end by itself, then kill all that is left of it."""
-        if self._run is not None:
-            return self._run
-        self._read_status(grace)
+        return stop_all([self], grace)[0]
+
+    def _halt(self) -> None:
+        """Say whether it ended by itself, then have the warden kill everything of it (not waiting)."""
+        if self._halted is not None:
+            return
         killed = self._exit is None and self.status >= 0
         self.tree()
         # A fork bomb that catches its errors says nothing: what it ran says it (seen from /proc, where a
         # process being born or reaped can be missed, so one short of the limit counts).
-        crowded = self._most >= self.caps.processes - 1
+        self._halted = (killed, self._most >= self.caps.processes - 1)
+        self.keeper.send_signal(signal.SIGTERM)
+
+    def _finish(self) -> ProgramRun:
+        """Once halted: make sure nothing of it is left, and read what it wrote."""
+        if self._run is not None:
+            return self._run
+        self._halt()
+        killed, crowded = self._halted
         try:
             self._end()
             stdout, stderr = (read_capped(stream) for stream in self.outputs)
@@ -205,10 +220,9 @@ class Program:
         return self._run
 
     def _end(self) -> None:
-        """Have the warden kill everything of the program; then make sure, the surest way there is."""
+        """Wait for the warden to have killed everything of the program; then make sure, the surest way there is."""
         try:
-            self.keeper.send_signal(signal.SIGTERM)
-            self.keeper.wait(timeout=END_SECONDS)
+            _wait_for(self.keeper, END_SECONDS)
         except subprocess.TimeoutExpired:
             self.keeper.kill()
             self.keeper.wait()
@@ -232,6 +246,41 @@ class Program:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_all(programs: list[Program], grace: float = 0.0) -> list[ProgramRun]:
+    """Stop programs together: each may end by itself within `grace` s (one deadline for all), then
+    the wardens of all that are left kill them side by side, not one after the other."""
+    end = time.monotonic() + grace
+    for program in programs:
+        if program._halted is None:
+            program._read_status(max(0.0, end - time.monotonic()))
+    failure: BaseException | None = None
+    for step in (Program._halt, Program._finish):
+        for program in programs:  # one that fails to stop does not keep the others running
+            try:
+                step(program)
+            except BaseException as error:  # noqa: BLE001 - raised below, once all are stopped
+                failure = failure or error
+    if failure is not None:
+        raise failure
+    return [program._run for program in programs]
+
+
+def _wait_for(process: subprocess.Popen, timeout: float) -> None:
+    """process.wait(timeout), woken by the exit itself where Linux gives a pidfd, not by polling."""
+    if process.returncode is None and hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(process.pid)
+        except OSError:  # already reaped, or no pidfds here
+            fd = -1
+        if fd >= 0:
+            try:
+                select.select([fd], [], [], timeout)
+            finally:
+                os.close(fd)
+            timeout = min(timeout, 0.1)  # it has ended, or the bound is up: no more waiting than that
+    process.wait(timeout=timeout)
 
 
 def _kill_stragglers(session: int) -> None:
@@ -315,7 +364,7 @@ def start(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: 
         user = (account.uid, account.gid) if account is not None else (-1, -1)
         outputs = (tempfile.TemporaryFile(prefix=f"{name}-out-"), tempfile.TemporaryFile(prefix=f"{name}-err-"))
         status, report = os.pipe()
-        command = [sys.executable, "-I", "-S", str(WARDEN), str(report), str(os.getpid()), *map(str, user),
+        command = [sys.executable, "-I", "-S", "-c", _RUN_WARDEN, str(report), str(os.getpid()), *map(str, user),
                    ",".join(map(str, pass_fds)), ",".join(map(str, limits)), "--", python, "-B", "-s", script.name]
         try:
             with _lock:  # known as ours from its first instant: see _kill_stragglers

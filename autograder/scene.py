@@ -346,8 +346,7 @@ class Scene:
         for point in self.endpoints:
             self._flush(point)
             self._closed(point)
-        end = time.monotonic() + grace
-        runs = {name: p.stop(max(0.0, end - time.monotonic())) for name, p in self.programs.items()}
+        runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), grace)))
         for fd in self._pidfds:
             os.close(fd)
         self.selector.close()

@@ -1,7 +1,7 @@
 """The warden: the one process between the grader and a student program.
 
-The grader starts `python -I -S warden.py ...` for each student program; the
-warden forks, and its child becomes the student program. Why a process in
+The grader starts a Python running `warden.main` (`python -I -S -c ...`, so
+that its compiled form is used) for each student program; the warden forks, and its child becomes the student program. Why a process in
 between, rather than the grader starting the program itself:
 
 - Nothing escapes it. The warden is a child subreaper (PR_SET_CHILD_SUBREAPER),
@@ -23,15 +23,20 @@ asks for SIGTERM as its parent-death signal) it kills every descendant, reaps
 them, and exits; as root it then kills every process of the program's user,
 wherever it is. It also exits by itself once it has no descendant left.
 
-Standard library only: it runs as a script, in isolated mode, with no site.
+Standard library only: it runs in isolated mode, with no site, and imports
+only what it needs: it starts once for every student program.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
+
+try:  # the same calls and numbers as `signal`, without its enums: 7 ms off every program's start
+    import _signal as signal
+except ImportError:  # not CPython
+    import signal
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -322,5 +327,10 @@ def main(argv: list[str]) -> int:
     return 0 if uid < 0 or sweep(uid, gid) else 3
 
 
+def run() -> None:
+    """The warden's whole life: no interpreter teardown after it, nothing is left to flush."""
+    os._exit(main(sys.argv[1:]))
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run()

@@ -11,8 +11,10 @@ guesses = ["@ROOT@/solution/server_student.py", "/autograder/source/solution/ser
 try:  # the warden's command line names the grader's folder
     with open(f"/proc/{os.getppid()}/cmdline", "rb") as _stream:
         for _word in _stream.read().decode().split("\0"):
-            if _word.endswith("/autograder/warden.py"):
-                guesses.append(_word[: -len("autograder/warden.py")] + "solution/server_student.py")
+            _at = _word.find("/autograder'")
+            if _at >= 0:  # sys.path.append('/.../autograder')
+                _start = _word.rfind("'", 0, _at) + 1
+                guesses.append(_word[_start:_at] + "/solution/server_student.py")
 except OSError as error:
     print(f"STOLEN-FAILED: {error}")
 _here = os.getcwd()
