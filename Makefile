@@ -26,10 +26,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# Bytecode for the grader and the handout, brought up to date before each use: with
+# PYTHONDONTWRITEBYTECODE set (it often is), every grading would compile them anew.
+BYTECODE := $(PY) -m compileall -q autograder assignment > /dev/null
+
 test: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m pytest
 
 grade: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m autograder grade "$(SUBMISSION)" $(if $(RESULTS),--results "$(RESULTS)")
 
 skeletons: $(STAMP)
@@ -40,9 +46,11 @@ dist:
 	$(PYTHON) -m autograder.bundle
 
 bench: $(STAMP)
+	@$(BYTECODE)
 	$(PY) bench/run.py
 
 soak: $(STAMP)
+	@$(BYTECODE)
 	$(PY) bench/soak.py
 
 clean:

@@ -183,6 +183,9 @@ def test_setup_made_the_image(gradescope):
     done = subprocess.run([str(python), "-c", "import gradescope_utils"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE((root / "source").stat().st_mode) & 0o007 == 0, "source/ is open to other users"
+    # compiled once there, since run_autograder grades with PYTHONDONTWRITEBYTECODE
+    compiled = {path.name.split(".")[0] for path in (root / "source").glob("*/__pycache__/*.pyc")}
+    assert {"warden", "sandbox", "scene", "utils2", "referee"} <= compiled, compiled
 
 
 def test_setup_is_safe_to_run_twice(gradescope):
