@@ -233,19 +233,25 @@ class Program:
         if self.status >= 0:
             os.close(self.status)
             self.status = -1
-        if self.account is None:
-            if self.keeper.returncode != 0 and _HAS_PROC:
-                _kill_stragglers(self.keeper.pid)
-            return
-        if self.keeper.returncode != 0:  # the warden could not make sure: nothing else runs as this user
-            accounts.kill_user(self.account.uid)
-        accounts.scrub(self.account)
+        _make_sure(self.keeper, self.account)
 
     def __enter__(self) -> Program:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _make_sure(keeper: subprocess.Popen, account: accounts.Account | None) -> None:
+    """After the warden: if it did not end well, kill what may be left of its program the surest way
+    there is; as root, remove what the program's user left in the shared folders."""
+    if account is None:
+        if keeper.returncode != 0 and _HAS_PROC:
+            _kill_stragglers(keeper.pid)
+        return
+    if keeper.returncode != 0:  # the warden could not make sure: nothing else runs as this user
+        accounts.kill_user(account.uid)
+    accounts.scrub(account)
 
 
 def stop_all(programs: list[Program], grace: float = 0.0) -> list[ProgramRun]:
@@ -343,8 +349,51 @@ def _once(key: str, action) -> None:
 def start(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: tuple[int, ...] = (),
           caps: Caps | None = None) -> Program:
     """Start `python script` in `folder` under a warden, limited, its output captured."""
+    return launch(name, script, folder, env, pass_fds, caps).started()
+
+
+@dataclass
+class Launch:
+    """A warden on its way, its program not yet known to run: several can start side by side."""
+
+    name: str
+    keeper: subprocess.Popen
+    folder: Path
+    caps: Caps
+    outputs: tuple
+    status: int
+    account: accounts.Account | None
+    slot: int | None
+
+    def started(self) -> Program:
+        """The running program, once its warden reports it (bounded); on failure nothing is left."""
+        try:
+            pid = _started(self.status, self.keeper)
+        except BaseException:
+            self.abandon()
+            raise
+        return Program(self.name, self.keeper, pid, self.folder, self.caps, self.outputs, self.status,
+                       self.account, self.slot)
+
+    def abandon(self) -> None:
+        """Kill the warden (its program dies with it) and let go of all the launch held."""
+        self.keeper.kill()
+        self.keeper.wait()
+        with _lock:
+            _wardens.discard(self.keeper.pid)
+        _make_sure(self.keeper, self.account)  # the program may have started, and outlive its warden
+        os.close(self.status)
+        for stream in self.outputs:
+            stream.close()
+        if self.slot is not None:
+            os.close(self.slot)
+
+
+def launch(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: tuple[int, ...] = (),
+           caps: Caps | None = None) -> Launch:
+    """Start the warden that will run `python script`; Launch.started() waits for the program."""
     caps = caps or Caps()
-    account, slot = None, None
+    account, slot, outputs = None, None, ()
     if accounts.as_root():
         _once("seal", accounts.seal)
         account, slot = accounts.take()
@@ -371,14 +420,18 @@ def start(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: 
                 keeper = subprocess.Popen(command, cwd=folder, env=clean, stdin=subprocess.DEVNULL, stdout=outputs[0],
                                           stderr=outputs[1], pass_fds=(*pass_fds, report), start_new_session=True)
                 _wardens.add(keeper.pid)
+        except BaseException:
+            os.close(status)
+            raise
         finally:
             os.close(report)
-        pid = _started(status, keeper)
     except BaseException:
+        for stream in outputs:
+            stream.close()
         if slot is not None:
             os.close(slot)
         raise
-    return Program(name, keeper, pid, folder, caps, outputs, status, account, slot)
+    return Launch(name, keeper, folder, caps, outputs, status, account, slot)
 
 
 def _started(status: int, keeper: subprocess.Popen) -> int:
@@ -391,7 +444,6 @@ def _started(status: int, keeper: subprocess.Popen) -> int:
         if not chunk:
             keeper.kill()
             keeper.wait()
-            os.close(status)
             raise SandboxError(f"the warden did not start the program (it ended with status {keeper.returncode})")
         line += chunk
     return int(line.split()[1])

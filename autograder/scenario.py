@@ -103,12 +103,14 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trac
     server_folder = _workspace(root, "server", files["server_student.py"])
     client_folder = _workspace(root, "client2", files["client2_student.py"])
     try:
-        server = scene.start("server", server_folder / "server_student.py", server_folder, port, listening)
-    finally:
-        listening.close()
-    client2 = scene.start("client2", client_folder / "client2_student.py", client_folder, tapping.getsockname()[1])
-    scene.tap(tapping, port, server, client2, "client2")
-    try:
+        try:  # side by side: the two start-ups are most of the scene's time
+            server, client2 = scene.start_all([
+                ("server", server_folder / "server_student.py", server_folder, port, listening),
+                ("client2", client_folder / "client2_student.py", client_folder, tapping.getsockname()[1], None),
+            ])
+        finally:
+            listening.close()  # the server has its own copy now
+        scene.tap(tapping, port, server, client2, "client2")
         client1 = scene.connect("client1", port, server)
         tapped = lambda: any(p.greeted and p.partner is not None for p in scene.endpoints)  # noqa: E731
         scene.wait(lambda: tapped() or scene.gone(client2) or scene.gone(server))

@@ -86,13 +86,33 @@ class Scene:
         return sock
 
     def start(self, name: str, script, folder, port: int, listening: socket.socket | None = None) -> sandbox.Program:
-        env = {"PINGPONG_HOST": HOST, "PINGPONG_PORT": str(port), "PINGPONG_CONNECT_TIMEOUT": str(self.left())}
-        fds: tuple[int, ...] = ()
-        if listening is not None:
-            env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
-            fds = (listening.fileno(),)
-        program = sandbox.start(name, script, folder, env, fds, self.caps)
-        self.programs[name] = program
+        """Start one student program, to connect to `port` (a server: to serve on `listening`)."""
+        return self.start_all([(name, script, folder, port, listening)])[0]
+
+    def start_all(self, wanted: list[tuple]) -> list[sandbox.Program]:
+        """Start programs side by side: (name, script, folder, port, listening or None) each.
+        Those started are the scene's to stop, even when a later one fails to start."""
+        launches: list[sandbox.Launch] = []
+        try:
+            for name, script, folder, port, listening in wanted:
+                env = {"PINGPONG_HOST": HOST, "PINGPONG_PORT": str(port), "PINGPONG_CONNECT_TIMEOUT": str(self.left())}
+                fds: tuple[int, ...] = ()
+                if listening is not None:
+                    env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
+                    fds = (listening.fileno(),)
+                launches.append(sandbox.launch(name, script, folder, env, fds, self.caps))
+            programs = []
+            while launches:
+                program = launches.pop(0).started()
+                self._watch(program)
+                programs.append(program)
+            return programs
+        finally:
+            for launch in launches:  # not started: one before them failed
+                launch.abandon()
+
+    def _watch(self, program: sandbox.Program) -> None:
+        self.programs[program.name] = program
         if hasattr(os, "pidfd_open"):
             try:  # lets a program's exit wake the selector at once
                 fd = os.pidfd_open(program.pid)
@@ -100,7 +120,6 @@ class Scene:
                 self.selector.register(fd, selectors.EVENT_READ, "exit")
             except OSError:
                 pass
-        return program
 
     def serve(self, listening: socket.socket, student: sandbox.Program, role: str) -> None:
         """The harness plays the server for `student`, which is to connect to `listening` as `role`."""

@@ -160,7 +160,7 @@ def _limits(values: list[int]) -> list[tuple[int, int, int]]:
     return wanted
 
 
-def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv: list[str]) -> None:
+def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv: list[str], warden: int) -> None:
     """In the child: keep only the files it needs, take the limits and the user, and run the program."""
     import resource
 
@@ -186,6 +186,8 @@ def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv:
             raise OSError("the user did not change")
     os.umask(0o077)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the user change, which clears it
+    if os.getppid() != warden:  # it died before that: the signal will never come
+        os._exit(127)
     os.execv(argv[0], argv)
 
 
@@ -304,18 +306,21 @@ def main(argv: list[str]) -> int:
         try:
             os.close(status_fd)
             os.close(tell)
-            os.read(told, 1)
+            go = os.read(told, 1)
             os.close(told)
+            if go != b"!":  # the warden died before it reported us: nobody would watch the program
+                os._exit(127)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a program's own start does not
                 signal.signal(number, signal.SIG_DFL)
-            _become_student(keep, limits, uid, gid, program)
+            _become_student(keep, limits, uid, gid, program, os.getppid())
         except BaseException as error:  # noqa: BLE001 - whatever it was, the program did not start
             os.write(2, f"The grader could not start this program: {error}\n".encode())
         os._exit(127)
     me = os.getpid()
     _report(status_fd, f"pid {child}\n")
     os.close(told)
+    os.write(tell, b"!")
     os.close(tell)
     while True:
         if signal.sigwait({signal.SIGTERM, signal.SIGCHLD}) == signal.SIGTERM:

@@ -329,3 +329,35 @@ def test_the_rubric_sets_the_limits_and_refuses_a_wrong_one(place):
     for key, value in (("memory_mib", 1.5), ("processes", 0), ("file_mib", "64")):
         with pytest.raises(rubric.ConfigError, match=f"limits.{key} must be a whole number, 1 or more, not {value!r}"):
             rubric.parse({"limits": {key: value}})
+
+
+@needs_proc
+def test_a_program_that_fails_to_start_leaves_nothing_and_its_partner_is_stopped(place, monkeypatch):
+    """A scene starts two programs side by side; the second never starts (its warden says nothing)."""
+    from autograder import scene as scenes
+
+    real, calls = sandbox._started, []
+
+    def second_fails(status, keeper):
+        calls.append(keeper.pid)
+        if len(calls) == 2:
+            raise sandbox.SandboxError("the warden did not start the program (a test says so)")
+        return real(status, keeper)
+
+    monkeypatch.setattr(sandbox, "_started", second_fails)
+    folders = []
+    for name in ("first", "second"):
+        folder = place / name
+        folder.mkdir(mode=0o700)
+        (folder / "program.py").write_text("import signal\nsignal.pause()\n", encoding="utf-8")
+        folders.append(folder)
+    scene = scenes.Scene(BOUND, 0.1)
+    open_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(sandbox.SandboxError, match="a test says so"):
+        scene.start_all([(folder.name, folder / "program.py", folder, 9, None) for folder in folders])
+    assert list(scene.programs) == ["first"]  # started: the scene's to stop
+    assert not warden.alive(calls[1]), "the second warden was left running"
+    runs = scene.close(0.0)
+    assert runs["first"].killed
+    assert survivors(str(place)) == []
+    assert len(os.listdir("/proc/self/fd")) <= open_before, "files of the launch were left open"
