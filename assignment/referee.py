@@ -23,7 +23,6 @@ Standard library only, Python 3.8 or newer.
 """
 
 import os
-import platform
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -293,7 +292,8 @@ _ARCH = {
     "x86_64": {"sleep": {35, 230}, "no_files_sleep": {7, 23, 270, 271}},  # nanosleep, clock_nanosleep; poll, select, pselect6, ppoll
     "aarch64": {"sleep": {101, 115}, "no_files_sleep": {72, 73}},  # nanosleep, clock_nanosleep; pselect6, ppoll
 }
-_SYSCALLS = _ARCH.get(platform.machine(), {"sleep": set(), "no_files_sleep": set()})
+_MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
+_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "no_files_sleep": set()})
 
 
 def can_see_waiting():

@@ -349,7 +349,9 @@ class Client:
         said = False
         while True:
             try:
-                sock = socket.create_connection((host, port), timeout=limit)
+                # An ASCII name as bytes: given a str, getaddrinfo loads the idna codec (5 ms a start).
+                name = host.encode("ascii") if host.isascii() else host
+                sock = socket.create_connection((name, port), timeout=limit)
                 sock.settimeout(None)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return sock

@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 import zipfile
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -293,6 +292,9 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
     print(f"Grading {len(todo)} of {len(submissions)} submissions, {batch.jobs} at a time, into {batch.out}{skipped}.")
     progress = Progress(len(todo))
     interrupted = False
+    # Here, not at the top: `python -m autograder` loads this module for one submission too.
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     with ThreadPoolExecutor(max_workers=batch.jobs) as pool:
         futures = [pool.submit(batch.grade, sub) for sub in todo]
         recorded: set = set()
