@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUBMISSION ?= solution
 RESULTS    ?=
+BENCH_ARGS ?=
 
 .PHONY: help test grade skeletons dist bench soak clean
 
@@ -17,6 +18,7 @@ help:
 	@echo "make skeletons             rewrite the handout skeletons from solution/"
 	@echo "make dist                  write dist/autograder.zip (for Gradescope) and dist/handout.zip (for students)"
 	@echo "make bench                 measure grading speed, throughput, latency and memory (bench/results/)"
+	@echo "make bench BENCH_ARGS='--against REF --runs 20 --batch 200'   also time the grader at git commit REF"
 	@echo "make soak                  grade catalogue entries many times under CPU load; count differing scores"
 
 # The virtual environment, rebuilt when the pinned requirements change.
@@ -47,7 +49,7 @@ dist:
 
 bench: $(STAMP)
 	@$(BYTECODE)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 soak: $(STAMP)
 	@$(BYTECODE)

@@ -3,6 +3,10 @@
 Prints a table and writes it to bench/results/ as JSON and Markdown, with the
 machine's core count, the Python version and the date. Figures, not
 verdicts: the targets are printed beside them, and nothing fails.
+
+`--against REF` also times the grader at git commit REF (say, the commit
+before a change meant to speed it up), turn about with this one, so both
+figures come from the same minutes of the same machine.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import socket
 import statistics
@@ -28,28 +33,64 @@ PY = sys.executable
 HANG = '# *** start ***\nwhile True:\n    pass\n'
 
 
-def _timed(argv: list[str], cwd: Path = ROOT, pin: bool = False) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process waited for: the whole grading's tree
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(argv: list[str], cwd: Path = ROOT, pin: bool = False, cpu: list[float] | None = None) -> float:
+    """Wall time of one run; its CPU time (all its processes) appended to `cpu`."""
+    before = _cpu()
     start = time.perf_counter()
     subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
                    preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(_cpu() - before)
+    return took
 
 
 def _spread(samples: list[float]) -> dict:
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "runs": len(samples)}
 
 
-def grading_speed(runs: int, scratch: Path) -> dict:
+def checkout(ref: str, scratch: Path) -> Path:
+    """The grader as it was at git `ref`, unpacked (git archive) and compiled, to time beside this one."""
+    folder = scratch / "against"
+    folder.mkdir()
+    archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    _compile(folder)
+    return folder
+
+
+def _compile(tree: Path) -> None:
+    """Bytecode, as setup.sh and make leave it: both trees are timed as they run on Gradescope."""
+    subprocess.run([PY, "-m", "compileall", "-q", "autograder", "assignment"], cwd=tree, stdout=subprocess.DEVNULL,
+                   check=True)
+
+
+def grading_speed(runs: int, scratch: Path, against: Path | None = None) -> dict:
+    """Gradings of the solution, a bare Python and (if given) the grader at another commit, taken in
+    turn so that the machine's drift touches them all alike."""
     out = str(scratch / "speed.json")
     grade = [PY, "-m", "autograder", "grade", "solution", "--results", out]
-    bare = [_timed([PY, "-c", "pass"]) for _ in range(runs)]
-    free = [_timed(grade) for _ in range(runs)]
+    _compile(ROOT)
+    bare, free, cpu, old, old_cpu = [], [], [], [], []
+    for _ in range(runs):
+        bare.append(_timed([PY, "-c", "pass"]))
+        free.append(_timed(grade, cpu=cpu))
+        if against is not None:
+            old.append(_timed(grade, cwd=against, cpu=old_cpu))
     pinned = [_timed(grade, pin=True) for _ in range(runs)] if hasattr(os, "sched_setaffinity") else []
-    result = {"grade": _spread(free), "bare_python": statistics.median(bare)}
+    result = {"grade": _spread(free), "bare_python": statistics.median(bare), "cpu": statistics.median(cpu)}
     result["ratio"] = result["grade"]["median"] / result["bare_python"]
     if pinned:
         result["grade_one_core"] = _spread(pinned)
         result["ratio_one_core"] = result["grade_one_core"]["median"] / result["bare_python"]
+    if against is not None:
+        result["against"] = {"grade": _spread(old), "cpu": statistics.median(old_cpu),
+                             "ratio": statistics.median(old) / result["bare_python"]}
     return result
 
 
@@ -167,6 +208,12 @@ def markdown(data: dict) -> str:
         ("bare `python -c pass`, median", f"{g['bare_python'] * 1000:.1f} ms", ""),
         ("ratio grading / bare Python", f"{g['ratio']:.1f}", "at most 8"),
     ]
+    rows.append(("CPU time of one grading, all its processes, median", f"{g['cpu'] * 1000:.0f} ms", ""))
+    if "against" in g:
+        a = g["against"]
+        rows += [(f"the grader at {data['against']}: grading, median (min-max)",
+                  f"{a['grade']['median']:.3f} s ({a['grade']['min']:.3f}-{a['grade']['max']:.3f})", ""),
+                 (f"the grader at {data['against']}: ratio, CPU time", f"{a['ratio']:.1f}, {a['cpu'] * 1000:.0f} ms", "")]
     if "grade_one_core" in g:
         rows += [("grading pinned to one core, median", f"{g['grade_one_core']['median']:.3f} s", ""),
                  ("ratio on one core", f"{g['ratio_one_core']:.1f}", "")]
@@ -195,15 +242,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="gradings of the solution to time (default 20)")
     parser.add_argument("--pings", type=int, default=10_000, help="round trips for the latency figure")
     parser.add_argument("--batch", type=int, default=200, help="submissions in the throughput batch")
+    parser.add_argument("--against", metavar="REF", help="also time the grader at git commit REF, turn about with this one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pingpong-bench-") as tmp:
         scratch = Path(tmp)
+        against = checkout(args.against, scratch) if args.against else None
         data = {
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "machine": platform.machine(),
-            "grading": grading_speed(args.runs, scratch),
+            "against": args.against,
+            "grading": grading_speed(args.runs, scratch, against),
             "worst": worst_submission(scratch),
             "latency": latency(args.pings),
             "memory_one_mib": peak_memory([PY, "-m", "autograder", "grade", "solution", "--results", str(scratch / "m.json")]),
