@@ -187,6 +187,7 @@ class Program:
         """Say whether it ended by itself, then have the warden kill everything of it (not waiting)."""
         if self._halted is not None:
             return
+        self._read_status(0)  # an end reported since the grace ran out is an end by itself
         killed = self._exit is None and self.status >= 0
         self.tree()
         # A fork bomb that catches its errors says nothing: what it ran says it (seen from /proc, where a
@@ -223,12 +224,15 @@ class Program:
         """Wait for the warden to have killed everything of the program; then make sure, the surest way there is."""
         try:
             _wait_for(self.keeper, END_SECONDS)
-        except subprocess.TimeoutExpired:
+        except BaseException as error:  # too slow, or interrupted: it must not live on unknown to us
             self.keeper.kill()
             self.keeper.wait()
+            if not isinstance(error, subprocess.TimeoutExpired):
+                raise
         finally:
-            with _lock:
-                _wardens.discard(self.keeper.pid)
+            if self.keeper.returncode is not None:  # reaped: its pid is no longer a warden's
+                with _lock:
+                    _wardens.discard(self.keeper.pid)
         self._read_status(0)
         if self.status >= 0:
             os.close(self.status)
@@ -258,10 +262,13 @@ def stop_all(programs: list[Program], grace: float = 0.0) -> list[ProgramRun]:
     """Stop programs together: each may end by itself within `grace` s (one deadline for all), then
     the wardens of all that are left kill them side by side, not one after the other."""
     end = time.monotonic() + grace
-    for program in programs:
-        if program._halted is None:
-            program._read_status(max(0.0, end - time.monotonic()))
     failure: BaseException | None = None
+    try:
+        for program in programs:
+            if program._halted is None:
+                program._read_status(max(0.0, end - time.monotonic()))
+    except BaseException as error:  # noqa: BLE001 - interrupted: stop them all now, then raise
+        failure = error
     for step in (Program._halt, Program._finish):
         for program in programs:  # one that fails to stop does not keep the others running
             try:
@@ -381,12 +388,14 @@ class Launch:
         self.keeper.wait()
         with _lock:
             _wardens.discard(self.keeper.pid)
-        _make_sure(self.keeper, self.account)  # the program may have started, and outlive its warden
-        os.close(self.status)
-        for stream in self.outputs:
-            stream.close()
-        if self.slot is not None:
-            os.close(self.slot)
+        try:
+            _make_sure(self.keeper, self.account)  # the program may have started, and outlive its warden
+        finally:
+            os.close(self.status)
+            for stream in self.outputs:
+                stream.close()
+            if self.slot is not None:
+                os.close(self.slot)
 
 
 def launch(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds: tuple[int, ...] = (),

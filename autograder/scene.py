@@ -109,8 +109,14 @@ class Scene:
                 programs.append(program)
             return programs
         finally:
+            failure = None
             for launch in launches:  # not started: one before them failed
-                launch.abandon()
+                try:
+                    launch.abandon()
+                except Exception as error:  # noqa: BLE001 - the others are abandoned all the same
+                    failure = failure or error
+            if failure is not None:
+                raise failure
 
     def _watch(self, program: sandbox.Program) -> None:
         self.programs[program.name] = program
@@ -215,7 +221,9 @@ class Scene:
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:
         a client2 that greets and exits at once has greeted, however late the harness looks."""
-        return program.exited() and self._nothing_readable()
+        return program.exited() and not any(
+            isinstance(key.data, tuple) or getattr(key.data, "student", None) is program  # its link, or a listener
+            for key, _ in self.selector.select(0))
 
     def _nothing_readable(self) -> bool:
         """No frame, hang-up or new connection is waiting to be read."""

@@ -160,7 +160,7 @@ def _limits(values: list[int]) -> list[tuple[int, int, int]]:
     return wanted
 
 
-def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv: list[str], warden: int) -> None:
+def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv: list[str], warden_pid: int) -> None:
     """In the child: keep only the files it needs, take the limits and the user, and run the program."""
     import resource
 
@@ -186,7 +186,7 @@ def _become_student(keep: set[int], limits: list[int], uid: int, gid: int, argv:
             raise OSError("the user did not change")
     os.umask(0o077)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the user change, which clears it
-    if os.getppid() != warden:  # it died before that: the signal will never come
+    if os.getppid() != warden_pid:  # it died before that: the signal will never come
         os._exit(127)
     os.execv(argv[0], argv)
 
@@ -301,6 +301,7 @@ def main(argv: list[str]) -> int:
     if uid >= 0 and not sweep(uid, gid):  # what a grader that died holding this user left running
         return 3
     told, tell = os.pipe()  # the program starts only once its pid is reported: it could kill us first
+    me = os.getpid()  # before the fork: the child's getppid() already names a new parent if we died
     child = os.fork()
     if child == 0:
         try:
@@ -313,14 +314,16 @@ def main(argv: list[str]) -> int:
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
             for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a program's own start does not
                 signal.signal(number, signal.SIG_DFL)
-            _become_student(keep, limits, uid, gid, program, os.getppid())
+            _become_student(keep, limits, uid, gid, program, me)
         except BaseException as error:  # noqa: BLE001 - whatever it was, the program did not start
             os.write(2, f"The grader could not start this program: {error}\n".encode())
         os._exit(127)
-    me = os.getpid()
     _report(status_fd, f"pid {child}\n")
     os.close(told)
-    os.write(tell, b"!")
+    try:
+        os.write(tell, b"!")
+    except OSError:
+        pass  # the child is gone already: reaped below
     os.close(tell)
     while True:
         if signal.sigwait({signal.SIGTERM, signal.SIGCHLD}) == signal.SIGTERM:
