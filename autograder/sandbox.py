@@ -375,10 +375,13 @@ class Launch:
     def started(self) -> Program:
         """The running program, once its warden reports it (bounded); on failure nothing is left."""
         try:
-            pid = _started(self.status, self.keeper)
+            pid = _started(self.status)
         except BaseException:
             self.abandon()
             raise
+        if pid is None:
+            self.abandon()
+            raise SandboxError(f"the warden did not start the program (it ended with status {self.keeper.returncode})")
         return Program(self.name, self.keeper, pid, self.folder, self.caps, self.outputs, self.status,
                        self.account, self.slot)
 
@@ -443,17 +446,15 @@ def launch(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds:
     return Launch(name, keeper, folder, caps, outputs, status, account, slot)
 
 
-def _started(status: int, keeper: subprocess.Popen) -> int:
-    """The program's pid, which the warden reports first thing."""
+def _started(status: int) -> int | None:
+    """The program's pid, which the warden reports first thing; None if it does not (bounded)."""
     line = b""
     deadline = time.monotonic() + START_SECONDS
     while not line.endswith(b"\n"):
         ready = select.select([status], [], [], max(0.0, deadline - time.monotonic()))[0]
         chunk = os.read(status, 1) if ready else b""  # byte by byte: what follows is the Program's to read
         if not chunk:
-            keeper.kill()
-            keeper.wait()
-            raise SandboxError(f"the warden did not start the program (it ended with status {keeper.returncode})")
+            return None
         line += chunk
     return int(line.split()[1])
 

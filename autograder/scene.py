@@ -221,13 +221,16 @@ class Scene:
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:
         a client2 that greets and exits at once has greeted, however late the harness looks."""
-        return program.exited() and not any(
-            isinstance(key.data, tuple) or getattr(key.data, "student", None) is program  # its link, or a listener
-            for key, _ in self.selector.select(0))
+        return program.exited() and self._nothing_readable(program)
 
-    def _nothing_readable(self) -> bool:
-        """No frame, hang-up or new connection is waiting to be read."""
-        return not any(key.data != "exit" for key, _ in self.selector.select(0))
+    def _nothing_readable(self, program: sandbox.Program | None = None) -> bool:
+        """No frame, hang-up or new connection is waiting to be read (given a program: on its own
+        links, or on a listener)."""
+        def counts(data) -> bool:
+            if program is None:
+                return data != "exit"
+            return isinstance(data, tuple) or getattr(data, "student", None) is program
+        return not any(counts(key.data) for key, _ in self.selector.select(0))
 
     # --- waiting -------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The warden: the one process between the grader and a student program.
 
 The grader starts a Python running `warden.main` (`python -I -S -c ...`, so
-that its compiled form is used) for each student program; the warden forks, and its child becomes the student program. Why a process in
-between, rather than the grader starting the program itself:
+that its compiled form is used) for each student program; the warden forks,
+and its child becomes the student program. Why a process in between, rather
+than the grader starting the program itself:
 
 - Nothing escapes it. The warden is a child subreaper (PR_SET_CHILD_SUBREAPER),
   so every process the program starts stays its descendant, however it

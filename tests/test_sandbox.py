@@ -336,14 +336,18 @@ def test_a_program_that_fails_to_start_leaves_nothing_and_its_partner_is_stopped
     """A scene starts two programs side by side; the second never starts (its warden says nothing)."""
     from autograder import scene as scenes
 
-    real, calls = sandbox._started, []
+    real_launch, real_started, launched = sandbox.launch, sandbox._started, []
 
-    def second_fails(status, keeper):
-        calls.append(keeper.pid)
-        if len(calls) == 2:
+    def launch(*args, **kwargs):
+        launched.append(real_launch(*args, **kwargs))
+        return launched[-1]
+
+    def second_fails(status):  # start_all launches both before it waits for either
+        if status == launched[1].status:
             raise sandbox.SandboxError("the warden did not start the program (a test says so)")
-        return real(status, keeper)
+        return real_started(status)
 
+    monkeypatch.setattr(sandbox, "launch", launch)
     monkeypatch.setattr(sandbox, "_started", second_fails)
     folders = []
     for name in ("first", "second"):
@@ -356,7 +360,7 @@ def test_a_program_that_fails_to_start_leaves_nothing_and_its_partner_is_stopped
     with pytest.raises(sandbox.SandboxError, match="a test says so"):
         scene.start_all([(folder.name, folder / "program.py", folder, 9, None) for folder in folders])
     assert list(scene.programs) == ["first"]  # started: the scene's to stop
-    assert not warden.alive(calls[1]), "the second warden was left running"
+    assert not warden.alive(launched[1].keeper.pid), "the second warden was left running"
     runs = scene.close(0.0)
     assert runs["first"].killed
     assert survivors(str(place)) == []
