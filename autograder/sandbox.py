@@ -447,16 +447,29 @@ def launch(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds:
 
 
 def _started(status: int) -> int | None:
-    """The program's pid, which the warden reports first thing; None if it does not (bounded)."""
+    """The program's pid, once its warden reports that it let the program go; None if it never
+    reported the pid (bounded).
+
+    Not at the pid: until the go-ahead, the program's process is blocked on a pipe, and a
+    harness that asked then whether it waits for a message would hear yes. A warden that dies
+    after the pid leaves a program to be handled like one that killed its warden.
+    """
+    pid = None
     line = b""
     deadline = time.monotonic() + START_SECONDS
-    while not line.endswith(b"\n"):
+    while True:
         ready = select.select([status], [], [], max(0.0, deadline - time.monotonic()))[0]
         chunk = os.read(status, 1) if ready else b""  # byte by byte: what follows is the Program's to read
         if not chunk:
-            return None
+            return pid
         line += chunk
-    return int(line.split()[1])
+        if not line.endswith(b"\n"):
+            continue
+        words, line = line.split(), b""
+        if words[:1] == [b"pid"]:
+            pid = int(words[1])
+        elif words == [b"running"]:
+            return pid
 
 
 def main(argv: list[str] | None = None) -> int:

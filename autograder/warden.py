@@ -16,8 +16,9 @@ than the grader starting the program itself:
 - It shields the grader: the program's parent is the warden, so
   `os.kill(os.getppid(), 9)` cannot reach the grader. As root the warden stays
   root's, and a program running as the sandbox user cannot signal it at all.
-- It reports, on a pipe only it holds: the program's pid, then its exit status
-  and CPU time (the grader needs both to name a limit the program hit).
+- It reports, on a pipe only it holds: the program's pid, that it let the
+  program go, then its exit status and CPU time (the grader needs both to
+  name a limit the program hit).
 
 On SIGTERM (the grader ending the program, or the grader dying: the warden
 asks for SIGTERM as its parent-death signal) it kills every descendant, reaps
@@ -326,6 +327,10 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass  # the child is gone already: reaped below
     os.close(tell)
+    # Only now is the program on its way. Until the byte above, its process sat blocked on a pipe, and to
+    # the harness it looked like a program waiting for a message: handed one then, it would find it
+    # there, whatever it did first.
+    _report(status_fd, "running\n")
     while True:
         if signal.sigwait({signal.SIGTERM, signal.SIGCHLD}) == signal.SIGTERM:
             end(me, child, status_fd)

@@ -6,6 +6,10 @@ it. What it sent before it ended still happened: the feedback must be the
 one a quick harness gives. Each test grades a submission twice, once as
 usual and once with the harness made to look only after the program has
 ended, and compares what the student would read.
+
+Nor on how soon the warden lets a program go, once it has reported it:
+until then the program's process sits blocked on a pipe, which looks, to
+the harness, like a program waiting for a message.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ import json
 import os
 import re
 import select
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from autograder import grading, rubric, sandbox
+from autograder import grading, readiness, rubric, sandbox
 from autograder.handout import FOLDER, SOLUTION
+
+from survivors import open_folder
+from test_grade_catalogue import CATALOGUE, EXPECTED
 
 BOUND = 10.0  # seconds for a program that ends at once to be seen ending
 GREETS_AND_ENDS = {
@@ -76,3 +84,46 @@ def test_a_program_that_ends_before_the_harness_looks_is_graded_the_same(tmp_pat
     assert late == quick
     client2 = next(output for key, _, output in late if key == "client2_answers")
     assert "server --Ping--> client2" in client2, client2  # it greeted: the Ping was on its way
+
+
+# A warden that, having reported its program's pid, loses the CPU for a while (a busy machine).
+SLOW_WARDEN = sandbox._RUN_WARDEN.replace("warden.run()", """\
+report = warden._report
+def _report(status_fd, line):
+    report(status_fd, line)
+    if line.startswith("pid"):
+        warden.time.sleep(0.2)
+warden._report = _report
+warden.run()""")
+
+
+@pytest.mark.skipif(not readiness.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+def test_a_program_is_under_way_when_it_is_said_to_have_started(monkeypatch):
+    """Until its warden's go-ahead, a program's process sits blocked on a pipe: asked then, the
+    kernel says it waits for a message. A harness that handed it the Ping then made a server that
+    computes, then makes up the Ping, look as if it forwarded (CI saw it, 1 start in about 20)."""
+    assert SLOW_WARDEN != sandbox._RUN_WARDEN
+    monkeypatch.setattr(sandbox, "_RUN_WARDEN", SLOW_WARDEN)
+    spin = "import time\nstart = time.monotonic()\nwhile time.monotonic() - start < 0.1:\n    pass\n"
+    place = open_folder("pingpong-slow-warden-")
+    try:
+        for number in range(3):
+            folder = place / f"client2-{number}"
+            folder.mkdir(mode=0o700)
+            (folder / "program.py").write_text(spin + "import os\nos.read(os.pipe()[0], 1)\n", encoding="utf-8")
+            with sandbox.start("client2", folder / "program.py", folder, {}) as program:
+                seen = [readiness.state(program.tree()) for _ in range(20)]
+                program.stop()
+            assert readiness.READY not in seen, seen
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+@pytest.mark.skipif(not readiness.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+def test_a_server_that_computes_then_makes_up_the_ping_fails_however_slow_its_warden(monkeypatch):
+    entry = "cheat_server_spins_then_invents_the_ping"
+    expected = EXPECTED[entry]
+    monkeypatch.setattr(sandbox, "_RUN_WARDEN", SLOW_WARDEN)
+    graded = grading.grade([CATALOGUE / entry], rubric.load())
+    scores = {v.test.key: v.score for v in graded.verdicts if v.test.points}
+    assert len(scores) == 4 and scores == {key: expected[key] for key in scores}, scores
