@@ -32,6 +32,8 @@ ENTRIES = (
     "cheat_server_echoes",
     "cheat_server_forges_the_pong",
     "server_forwards_only_the_ping",
+    "cheat_server_spins_then_invents_the_ping",  # CI once gave it the forwarding points: see the warden's "running"
+    "cheat_client2_spins_then_pongs",
 )
 BURN = "while True:\n    pass\n"
 
