@@ -22,9 +22,10 @@ program sends before it was asked, it sent unprompted, on every run.
 Standard library only, Python 3.8 or newer.
 """
 
+from __future__ import annotations  # the types below are read by people, not run: no `typing` to import
+
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 OTHER = {"client1": "client2", "client2": "client1"}
 
@@ -157,9 +158,9 @@ def happened(events, frame, src, dst):
 @dataclass(frozen=True)
 class Judgement:
     passed: bool
-    broken: Optional[Broken] = None  # the first rule broken, if that is why it failed
+    broken: "Broken | None" = None  # the first rule broken, if that is why it failed
     missing: str = ""  # the step that never happened, if that is why
-    step: Optional[Tuple[str, str, str]] = None  # that step as (frame, src, dst)
+    step: "tuple[str, str, str] | None" = None  # that step as (frame, src, dst)
 
 
 # For each check: the run it is judged on, the step that must happen, whose

@@ -242,7 +242,7 @@ def python_for(account: Account | None) -> str:
 
 def hand_over(folder: Path, account: Account) -> None:
     """Make `folder` the program's alone: its user's, mode 700, reachable through the folders above it."""
-    for path in (folder, *folder.iterdir()):
+    for path in (folder, *folder.rglob("*")):
         os.chown(path, account.uid, account.gid, follow_symlinks=False)
     folder.chmod(0o700)
     if not allows(account, folder, 7):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sandbox
-from .handout import FOLDER, utils2
+from .handout import FOLDER, compiled, utils2
 from .scene import Event, Scene
 
 Ping, Pong = utils2.Message.Ping, utils2.Message.Pong
@@ -45,9 +45,12 @@ class Trace:
 
 
 def _workspace(root: Path, name: str, student_file: Path) -> Path:
-    """A fresh folder with the grader's utils2.py and one student file."""
+    """A fresh folder with the grader's utils2.py (and its compiled form) and one student file."""
     folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
     shutil.copyfile(FOLDER / "utils2.py", folder / "utils2.py")
+    cached, data = compiled("utils2")
+    (folder / "__pycache__").mkdir(mode=0o700)
+    (folder / "__pycache__" / cached).write_bytes(data)
     shutil.copyfile(student_file, folder / student_file.name)
     return folder
 

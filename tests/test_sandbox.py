@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, rubric, sandbox, warden
+from autograder import accounts, rubric, sandbox, scenario, warden
 from autograder.handout import ROOT, SOLUTION
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
@@ -71,6 +71,20 @@ print(os.getuid())
     assert files == str(["program.py"])
     assert stdin == "''"
     assert (int(uid) != 0) == AS_ROOT
+
+
+def test_a_program_takes_the_compiled_library_its_folder_holds(place):
+    """Compiling utils2 costs every program 5 to 10 ms of CPU at its start: each gets it compiled.
+    The copy of the source is changed here after the fact: a program that compiled it would see."""
+    (place / "source").mkdir()
+    program = place / "source" / "client2_student.py"
+    program.write_text("import utils2\nprint(hasattr(utils2, 'COMPILED_FROM_SOURCE'), utils2.Message.Ping)\n")
+    folder = scenario._workspace(place, "client2", program)
+    with (folder / "utils2.py").open("a", encoding="utf-8") as source:
+        source.write("\nCOMPILED_FROM_SOURCE = True\n")
+    with sandbox.start("client2", folder / program.name, folder, {}) as running:
+        result = running.stop(BOUND)
+    assert result.stdout.text == "False Message.Ping\n", result
 
 
 @needs_root
