@@ -356,7 +356,11 @@ class Scene:
             link.greeted, link.peer = True, item[1]
             if link.partner is not None:
                 link.partner.me = item[1]
-                link.partner.sock.sendall(raw)
+                if link.partner.open:  # a server that dropped the relayed connection gets no hello
+                    try:
+                        link.partner.sock.sendall(raw)
+                    except OSError:
+                        self._closed(link.partner)
             return
         frame = item.value if isinstance(item, utils2.Message) else "garbage {!r}".format(raw)
         if not link.greeted:

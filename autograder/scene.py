@@ -322,7 +322,11 @@ class Scene:
             point.peer = item[1]
             if point.partner is not None:
                 point.partner.me = item[1]
-                point.partner.sock.sendall(raw)
+                if point.partner.open:  # a server that dropped the relayed connection gets no hello
+                    try:
+                        point.partner.sock.sendall(raw)
+                    except OSError:
+                        self._closed(point.partner)
             return
         frame = item.value if isinstance(item, utils2.Message) else f"garbage {raw!r}"
         if not point.greeted:

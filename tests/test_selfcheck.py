@@ -189,3 +189,30 @@ def test_without_proc_the_self_check_waits_for_silence_and_still_agrees(tmp_path
     assert _verdicts(printed.getvalue()) == theirs, printed.getvalue()
     assert code == (0 if all(theirs.values()) else 1)
     assert "waits for 0.25 s of silence instead" in printed.getvalue()
+
+
+def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_the_check_goes_on(tmp_path):
+    """As in the grader (test_slow_harness): when your server drops the relayed connection and the
+    checker reads that before your client2's hello, the hello has nowhere to go. It used to stop
+    check.py with a traceback (a closed socket written to)."""
+    import socket
+
+    check = _load_check(_handout_with(ENTRIES["solution"], tmp_path / "handout"))
+    scene = check.Scene(str(tmp_path))
+    server, tapping = scene.listener(), scene.listener()  # server: stands in for your server
+    scene.tap(tapping, server.getsockname()[1], None, None)
+    client2 = socket.create_connection(tapping.getsockname(), timeout=CHECK_SECONDS)
+    try:
+        assert scene.wait(lambda: len(scene.links) == 2), "the tap did not connect onward"
+        outer, inner = scene.links
+        relayed, _ = server.accept()
+        relayed.close()
+        assert scene.wait(lambda: not inner.open), "the checker did not see the server hang up"
+        client2.sendall(check.utils2.encode("client2") + check.utils2.encode(check.utils2.Message.Pong))
+        assert scene.wait(lambda: bool(scene.events)), "what client2 sent was not logged"
+        assert [(e.frame, e.src, e.dst, e.passed) for e in scene.events] == [("Pong", "client2", "server", check.NEVER)]
+    finally:
+        client2.close()
+        server.close()
+        tapping.close()
+        scene.close()

@@ -19,13 +19,15 @@ import os
 import re
 import select
 import shutil
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from autograder import grading, readiness, rubric, sandbox
-from autograder.handout import FOLDER, SOLUTION
+from autograder.handout import FOLDER, SOLUTION, utils2
+from autograder.scene import NEVER, Scene
 
 from survivors import open_folder
 from test_grade_catalogue import CATALOGUE, EXPECTED
@@ -127,3 +129,27 @@ def test_a_server_that_computes_then_makes_up_the_ping_fails_however_slow_its_wa
     graded = grading.grade([CATALOGUE / entry], rubric.load())
     scores = {v.test.key: v.score for v in graded.verdicts if v.test.points}
     assert len(scores) == 4 and scores == {key: expected[key] for key in scores}, scores
+
+
+def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_grading_goes_on():
+    """The together scene relays client2's connection to the student server. When the server
+    drops it (it crashed) and the harness reads that before client2's hello, the hello has
+    nowhere to go: it used to crash the grading (a closed socket written to)."""
+    scene = Scene(BOUND, 0.1)
+    server, tapping = scene.listener(), scene.listener()  # server: stands in for the student server
+    scene.tap(tapping, server.getsockname()[1], None, None, "client2")
+    client2 = socket.create_connection(tapping.getsockname(), timeout=BOUND)
+    try:
+        assert scene.wait(lambda: len(scene.endpoints) == 2, within=BOUND), "the tap did not connect onward"
+        outer, inner = scene.endpoints
+        relayed, _ = server.accept()
+        relayed.close()
+        assert scene.wait(lambda: not inner.open, within=BOUND), "the harness did not see the server hang up"
+        client2.sendall(utils2.encode("client2") + utils2.encode(utils2.Message.Pong))
+        assert scene.wait(lambda: bool(scene.events), within=BOUND), "what client2 sent was not logged"
+        assert [(e.frame, e.src, e.dst, e.passed) for e in scene.events] == [("Pong", "client2", "server", NEVER)]
+    finally:
+        client2.close()
+        server.close()
+        tapping.close()
+        scene.close(0.0)
