@@ -154,12 +154,21 @@ class Scene:
         self.t0 = time.monotonic()
         self.deadline = self.t0 + SCENE_SECONDS
         self.events, self.programs, self.links, self.taps = [], {}, [], {}
+        self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.dropped = []  # roles that connected a second time to the server the checker plays
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
         self.selector = selectors.DefaultSelector()
 
     def now(self):
         return time.monotonic() - self.t0
+
+    def _log(self, event):
+        """Write a frame down; past referee.MAX_EVENTS, count it and end the run now."""
+        if len(self.events) < referee.MAX_EVENTS:
+            self.events.append(event)
+            return
+        self.unlogged += 1
+        self.deadline = min(self.deadline, time.monotonic())
 
     def listener(self):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -242,7 +251,7 @@ class Scene:
                 return
             link.outbox.pop(0)
             # seen: when its sender sent it (the checker's roles: when they chose to), even if held since
-            self.events.append(referee.Event(frame, self._sender(link), link.peer, seen, self.now()))
+            self._log(referee.Event(frame, self._sender(link), link.peer, seen, self.now()))
         if link.closing:
             self._hang_up(link)
 
@@ -367,13 +376,13 @@ class Scene:
             frame += " before saying who it is"
         if link.partner is None:
             link.received.append(frame)
-            self.events.append(referee.Event(frame, link.peer, link.me, self.now(), self.now()))
+            self._log(referee.Event(frame, link.peer, link.me, self.now(), self.now()))
             if not link.greeted:  # a server drops a client that does not say who it is first
                 self._closed(link)
         elif link.partner.open:
             link.partner.outbox.append((frame, raw, self.now()))
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
-            self.events.append(referee.Event(frame, link.peer, link.partner.peer, self.now(), NEVER))
+            self._log(referee.Event(frame, link.peer, link.partner.peer, self.now(), NEVER))
 
     def _closed(self, link):
         if not link.open:
@@ -382,7 +391,7 @@ class Scene:
         self.selector.unregister(link.sock)
         link.sock.close()
         for frame, _, seen in link.outbox:  # sent all the same: the log shows it, never delivered
-            self.events.append(referee.Event(frame, self._sender(link), link.peer, seen, NEVER))
+            self._log(referee.Event(frame, self._sender(link), link.peer, seen, NEVER))
         link.outbox = []
         partner = link.partner
         if partner is not None and partner.open:
@@ -416,9 +425,9 @@ class Scene:
 
 
 class Trace:
-    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None):
+    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None, unlogged=0):
         self.run, self.events, self.runs = run, tuple(events), runs or {}
-        self.missing, self.greeted_as = missing, greeted_as or {}
+        self.missing, self.greeted_as, self.unlogged = missing, greeted_as or {}, unlogged
 
 
 def run_client2(folder):
@@ -439,7 +448,8 @@ def run_client2(folder):
     finally:
         listening.close()
         runs = scene.close()
-    return Trace("client2", scene.events, runs, greeted_as={"client2": link.peer} if link else {})
+    return Trace("client2", scene.events, runs, greeted_as={"client2": link.peer} if link else {},
+                 unlogged=scene.unlogged)
 
 
 def run_server(folder):
@@ -459,7 +469,7 @@ def run_server(folder):
         scene.settle()
     finally:
         runs = scene.close()
-    return Trace("server", scene.events, runs)
+    return Trace("server", scene.events, runs, unlogged=scene.unlogged)
 
 
 def run_together(folder):
@@ -483,7 +493,7 @@ def run_together(folder):
         for_client2.close()
         for_client1.close()
         runs = scene.close()
-    return Trace("together", scene.events, runs)
+    return Trace("together", scene.events, runs, unlogged=scene.unlogged)
 
 
 RUNS = {"client2": (run_client2, (CLIENT2,)), "server": (run_server, (SERVER,)),
@@ -528,7 +538,8 @@ def explain(expected, trace, judgement):
         lines.append("      Went wrong: {}.".format(judgement.broken.why if judgement.broken else judgement.missing))
     lines += ["      What happened (as the checker saw it on the network):",
               _indented(referee.picture(trace.run, trace.events, judgement,
-                                        others="client1.py" if trace.run == "together" else "checker"))]
+                                        others="client1.py" if trace.run == "together" else "checker",
+                                        unlogged=trace.unlogged))]
     programs = [(name, trace.runs[name]) for name in referee.ROLES_OF[trace.run] if name in trace.runs]
     crashed = next(((name, run) for name, run in programs if run.crashed), None)
     stopped = next((name for name, run in programs if run.killed), "")

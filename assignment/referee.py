@@ -19,6 +19,10 @@ And one rule for the referee itself: it hands a message to a program only
 once that program is waiting for one (`state()` below), so whatever a
 program sends before it was asked, it sent unprompted, on every run.
 
+It writes down the first MAX_EVENTS frames of a run and ends the run there:
+the exchange is 4 frames, and any frame past those breaks a rule, so a
+program that floods the network is judged on what came first, at once.
+
 Standard library only, Python 3.8 or newer.
 """
 
@@ -28,6 +32,8 @@ import os
 from dataclasses import dataclass
 
 OTHER = {"client1": "client2", "client2": "client1"}
+MAX_EVENTS = 100  # frames a run writes down before it ends
+DRAWN = 12  # frames a picture draws
 
 
 @dataclass(frozen=True)
@@ -214,19 +220,29 @@ def _line(frame, src, dst):
     return "                  server {} client2".format(arrow)
 
 
-def picture(run, events, judgement, others="reference"):
-    """The exchange, one numbered line per frame, the bad step marked."""
+def picture(run, events, judgement, others="reference", unlogged=0):
+    """The exchange, one numbered line per frame, the bad step marked; `unlogged`: frames past MAX_EVENTS.
+
+    At most DRAWN lines (more only to reach the marked one): a flood is told in one line.
+    """
     yours = ROLES_OF[run]
     cast = ", ".join("{}: {}".format(role, "yours" if role in yours else others)
                      for role in ("client1", "server", "client2"))
     lines = ["({})".format(cast)]
-    for number, event in enumerate(events, 1):
+    drawn = max(DRAWN, judgement.broken.index + 1 if judgement.broken else 0)
+    for number, event in enumerate(events[:drawn], 1):
         text = "{:2}. {}".format(number, _line(event.frame, event.src, event.dst))
         if judgement.broken and judgement.broken.index == number - 1:
             text = "{:50} <-- wrong: {}".format(text, judgement.broken.why)
         elif event.passed == float("inf"):
             text = "{:50} <-- never delivered: {} was gone, or never waited for it".format(text, event.dst)
         lines.append(text)
+    hidden = max(0, len(events) - drawn)
+    if unlogged:
+        lines.append("    ... and {} more frames (the run was ended once {} had passed; the exchange is 4)".format(
+            hidden + unlogged, len(events)))
+    elif hidden:
+        lines.append("    ... and {} more frames, not drawn".format(hidden))
     if judgement.step and not judgement.broken:
         lines.append("{:2}. {:46} <-- expected, never happened".format(len(events) + 1, _line(*judgement.step)))
     return "\n".join(lines)

@@ -26,7 +26,7 @@ EXPECTED = [
 
 def picture(trace: Trace, judgement: Judgement) -> str:
     """The exchange, one numbered line per frame, the bad step marked."""
-    return referee.picture(trace.scenario, trace.events, judgement)
+    return referee.picture(trace.scenario, trace.events, judgement, unlogged=trace.unlogged)
 
 
 def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:

@@ -42,6 +42,7 @@ class Trace:
     missing: tuple[str, ...] = ()  # student files the scene needed and did not have
     greeted_as: dict[str, str] = field(default_factory=dict)  # program -> role it claimed
     dropped: tuple[str, ...] = ()  # roles that connected a second time and were dropped, as the server does
+    unlogged: int = 0  # frames past the log's end (the scene ended there)
 
 
 def _workspace(root: Path, name: str, student_file: Path) -> Path:
@@ -73,7 +74,8 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
     finally:
         listening.close()
         runs = scene.close(limits.exit_seconds)
-    return Trace("client2", tuple(scene.events), runs, greeted_as=claimed, dropped=tuple(scene.dropped))
+    return Trace("client2", tuple(scene.events), runs, greeted_as=claimed, dropped=tuple(scene.dropped),
+                 unlogged=scene.unlogged)
 
 
 def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
@@ -96,7 +98,7 @@ def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
         scene.settle()
     finally:
         runs = scene.close(limits.exit_seconds)
-    return Trace("server", tuple(scene.events), runs)
+    return Trace("server", tuple(scene.events), runs, unlogged=scene.unlogged)
 
 
 def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
@@ -124,7 +126,7 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trac
     finally:
         tapping.close()
         runs = scene.close(limits.exit_seconds)
-    return Trace("together", tuple(scene.events), runs)
+    return Trace("together", tuple(scene.events), runs, unlogged=scene.unlogged)
 
 
 _SCRIPTS = {"client2": _client2, "server": _server, "together": _together}

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import readiness, sandbox
-from .handout import utils2
+from .handout import referee, utils2
 
 HOST = "127.0.0.1"
 _ADDRESS_HOST = HOST.encode()  # as bytes: given a str, getaddrinfo loads the idna codec (5 ms)
@@ -66,6 +66,7 @@ class Scene:
         self.deadline = self.t0 + seconds
         self.settle_seconds = settle_seconds
         self.events: list[Event] = []
+        self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.programs: dict[str, sandbox.Program] = {}
         self.endpoints: list[Endpoint] = []
         self.selector = selectors.DefaultSelector()
@@ -76,6 +77,15 @@ class Scene:
 
     def now(self) -> float:
         return time.monotonic() - self.t0
+
+    def _log(self, event: Event) -> None:
+        """Write a frame down; past the referee's MAX_EVENTS, count it and end the scene now (a flood
+        is judged on what came first: past the exchange's 4 frames, each breaks a rule)."""
+        if len(self.events) < referee.MAX_EVENTS:
+            self.events.append(event)
+            return
+        self.unlogged += 1
+        self.deadline = min(self.deadline, time.monotonic())
 
     # --- setting the scene -------------------------------------------------
 
@@ -188,7 +198,7 @@ class Scene:
                 return
             point.outbox.pop(0)
             # seen: when the sender sent it (a reference role: when it chose to), even if held since
-            self.events.append(Event(frame, self._sender(point), point.peer, seen, self.now()))
+            self._log(Event(frame, self._sender(point), point.peer, seen, self.now()))
         if point.closing:
             self._hang_up(point)
 
@@ -249,7 +259,7 @@ class Scene:
                 self._flush(point)
             if done():
                 return True
-            remaining = stop - time.monotonic()
+            remaining = min(stop, self.deadline) - time.monotonic()  # the deadline comes early after a flood
             if remaining <= 0:
                 return bool(done())
             pending = any(point.outbox and point.open for point in self.endpoints)
@@ -334,13 +344,13 @@ class Scene:
         now = self.now()
         if point.partner is None:
             point.received.append(frame)
-            self.events.append(Event(frame, point.peer, point.me, now, now))
+            self._log(Event(frame, point.peer, point.me, now, now))
             if not point.greeted:  # the reference server drops a client that does not say who it is first
                 self._closed(point)
         elif point.partner.open:
             point.partner.outbox.append((frame, raw, now))
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
-            self.events.append(Event(frame, point.peer, point.partner.peer, now, NEVER))
+            self._log(Event(frame, point.peer, point.partner.peer, now, NEVER))
 
     def _taken(self, point: Endpoint, role: str) -> bool:
         """Is `role` already connected to the server the harness plays on `point`?"""
@@ -355,7 +365,7 @@ class Scene:
         self.selector.unregister(point.sock)
         point.sock.close()
         for frame, _, seen in point.outbox:  # sent all the same: the log shows it, never delivered
-            self.events.append(Event(frame, self._sender(point), point.peer, seen, NEVER))
+            self._log(Event(frame, self._sender(point), point.peer, seen, NEVER))
         point.outbox.clear()
         partner = point.partner
         if partner is not None and partner.open:
