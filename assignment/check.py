@@ -381,6 +381,8 @@ class Scene:
                 self._closed(link)
         elif link.partner.open:
             link.partner.outbox.append((frame, raw, self.now()))
+            if len(self.events) + sum(len(k.outbox) for k in self.links) > referee.MAX_EVENTS:
+                self.deadline = min(self.deadline, time.monotonic())  # a flood held for a busy program
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
             self._log(referee.Event(frame, link.peer, link.partner.peer, self.now(), NEVER))
 
@@ -545,7 +547,8 @@ def explain(expected, trace, judgement):
     stopped = next((name for name, run in programs if run.killed), "")
     lines.append("      Hint: " + referee.hint(judgement, crashed=crashed[0] if crashed else "",
                                               crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
-                                              stopped=stopped, seconds=SCENE_SECONDS))
+                                              stopped=stopped, seconds=SCENE_SECONDS,
+                                              flooded=bool(trace.unlogged)))
     for name, run in programs:
         status = "was still running, so it was stopped" if run.killed else "exited with status {}".format(run.returncode)
         lines.append("      Your {} {}.".format(name, status))

@@ -20,8 +20,8 @@ once that program is waiting for one (`state()` below), so whatever a
 program sends before it was asked, it sent unprompted, on every run.
 
 It writes down the first MAX_EVENTS frames of a run and ends the run there:
-the exchange is 4 frames, and any frame past those breaks a rule, so a
-program that floods the network is judged on what came first, at once.
+the exchange is 4 frames, and any frame past those breaks a rule, so the
+rule a flood breaks is among the frames seen (a step after them is not).
 
 Standard library only, Python 3.8 or newer.
 """
@@ -244,7 +244,10 @@ def picture(run, events, judgement, others="reference", unlogged=0):
     elif hidden:
         lines.append("    ... and {} more frames, not drawn".format(hidden))
     if judgement.step and not judgement.broken:
-        lines.append("{:2}. {:46} <-- expected, never happened".format(len(events) + 1, _line(*judgement.step)))
+        if unlogged:
+            lines.append("    {:46} <-- expected; the run was ended before it".format(_line(*judgement.step).strip()))
+        else:
+            lines.append("{:2}. {:46} <-- expected, never happened".format(len(events) + 1, _line(*judgement.step)))
     return "\n".join(lines)
 
 
@@ -259,11 +262,12 @@ def crash_place(traceback):
     return found
 
 
-def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0):
+def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded=False):
     """One piece of advice, for the most telling thing that went wrong.
 
     `crashed` / `stopped`: the name of your program that stopped with an
     error / was still running when the run's time was up, if one did.
+    `flooded`: the run was ended at MAX_EVENTS frames.
     """
     if judgement.broken:
         why = judgement.broken.why
@@ -283,6 +287,9 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0):
             return ("The server sends only what it received, passed on with server.forward_message(msg): "
                     "it makes up nothing of its own.")
         return "client2 answers a Ping with Message.Pong, and sends nothing else."
+    if flooded:
+        return ("Your programs sent more than {} frames, where the exchange is 4, and the run was ended "
+                "there: send each message once.".format(MAX_EVENTS))
     if crashed:
         return "Your {} stopped with an error{}: read the traceback below.".format(crashed, crash_where)
     if judgement.missing.startswith("client2 connected saying"):

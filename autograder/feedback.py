@@ -45,7 +45,7 @@ def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
                 "client the file makes at the top.")
     return referee.hint(judgement, crashed=crashed[0] if crashed else "",
                         crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
-                        stopped=stopped, seconds=limits.scenario_seconds)
+                        stopped=stopped, seconds=limits.scenario_seconds, flooded=bool(trace.unlogged))
 
 
 def _accountable(trace: Trace) -> tuple[str, ...]:

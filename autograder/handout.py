@@ -39,12 +39,13 @@ def compiled(name: str) -> tuple[str, bytes]:
 
     Placed beside the copy each student program gets, it spares every program
     compiling the library at its start (5 to 10 ms of CPU each). The file is
-    hash-based and unchecked (PEP 552): a copy's new modification time does
-    not make Python set it aside. Only a Python of the grader's own version
-    (the tag in the file name) reads it; any other compiles the source, as before.
+    hash-based (PEP 552): a copy's new modification time does not make Python
+    set it aside, and a source that is not the one compiled here does (a
+    hash of 10 KB costs microseconds). Only a Python of the grader's own
+    version (the tag in the file name) reads it; any other compiles the source.
     """
     source = (FOLDER / f"{name}.py").read_bytes()
     code = compile(source, str(FOLDER / f"{name}.py"), "exec", dont_inherit=True)
-    unchecked_hash = (1).to_bytes(4, "little")  # flags: hash-based, not checked against the source
-    data = importlib.util.MAGIC_NUMBER + unchecked_hash + importlib.util.source_hash(source) + marshal.dumps(code)
+    checked_hash = (0b11).to_bytes(4, "little")  # flags: hash-based, checked against the source
+    data = importlib.util.MAGIC_NUMBER + checked_hash + importlib.util.source_hash(source) + marshal.dumps(code)
     return Path(importlib.util.cache_from_source(f"{name}.py")).name, data

@@ -452,14 +452,16 @@ def _started(status: int) -> int | None:
 
     Not at the pid: until the go-ahead, the program's process is blocked on a pipe, and a
     harness that asked then whether it waits for a message would hear yes. A warden that dies
-    after the pid leaves a program to be handled like one that killed its warden.
+    after the pid leaves a program to be handled like one that killed its warden; one that says
+    nothing more in time is taken for one that did not start it.
     """
     pid = None
     line = b""
     deadline = time.monotonic() + START_SECONDS
     while True:
-        ready = select.select([status], [], [], max(0.0, deadline - time.monotonic()))[0]
-        chunk = os.read(status, 1) if ready else b""  # byte by byte: what follows is the Program's to read
+        if not select.select([status], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return None
+        chunk = os.read(status, 1)  # byte by byte: what follows is the Program's to read
         if not chunk:
             return pid
         line += chunk

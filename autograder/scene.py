@@ -349,6 +349,8 @@ class Scene:
                 self._closed(point)
         elif point.partner.open:
             point.partner.outbox.append((frame, raw, now))
+            if len(self.events) + sum(len(p.outbox) for p in self.endpoints) > referee.MAX_EVENTS:
+                self.deadline = min(self.deadline, time.monotonic())  # a flood held for a busy program
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
             self._log(Event(frame, point.peer, point.partner.peer, now, NEVER))
 
