@@ -343,8 +343,8 @@ class Scene:
             return
         try:
             frames, link.buffer = utils2.split_frames(link.buffer + chunk)
-        except utils2.ProtocolError:
-            frames, link.buffer = [link.buffer + chunk], b""
+        except utils2.ProtocolError as error:  # the frames before the bad bytes count, then the bytes
+            frames, link.buffer = [*error.frames, error.rest], b""
         for raw in frames:
             if not link.open:
                 break
@@ -371,7 +371,7 @@ class Scene:
                     except OSError:
                         self._closed(link.partner)
             return
-        frame = item.value if isinstance(item, utils2.Message) else "garbage {!r}".format(raw)
+        frame = item.value if isinstance(item, utils2.Message) else referee.garbage(raw, utils2.MAX_FRAME)
         if not link.greeted:
             frame += " before saying who it is"
         if link.partner is None:

@@ -156,6 +156,12 @@ def client2_breaks(events):
     return found
 
 
+def garbage(raw, shown):
+    """The name of a frame that is not a message: "garbage b'...'", its first `shown` bytes only."""
+    more = len(raw) - shown
+    return "garbage {!r}{}".format(raw[:shown], " and {} more bytes".format(more) if more > 0 else "")
+
+
 def happened(events, frame, src, dst):
     """Index of the first such frame, or None."""
     return next((i for i, e in enumerate(events) if (e.frame, e.src, e.dst) == (frame, src, dst)), None)

@@ -98,9 +98,11 @@ def split_frames(buffer):
         frames.append(buffer[: end + 1])
         buffer = buffer[end + 1 :]
     if len(buffer) >= MAX_FRAME:
-        raise ProtocolError(
+        error = ProtocolError(
             "received {!r}, which is not a PingPong frame".format(buffer[:MAX_FRAME])
         )
+        error.frames, error.rest = frames, buffer  # the frames before the bad bytes, and those bytes
+        raise error
     return frames, buffer
 
 

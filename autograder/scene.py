@@ -310,8 +310,8 @@ class Scene:
             return
         try:
             frames, point.buffer = utils2.split_frames(point.buffer + chunk)
-        except utils2.ProtocolError:
-            frames, point.buffer = [point.buffer + chunk], b""
+        except utils2.ProtocolError as error:  # the frames before the bad bytes count, then the bytes
+            frames, point.buffer = [*error.frames, error.rest], b""
         for raw in frames:
             if not point.open:
                 break
@@ -338,7 +338,7 @@ class Scene:
                     except OSError:
                         self._closed(point.partner)
             return
-        frame = item.value if isinstance(item, utils2.Message) else f"garbage {raw!r}"
+        frame = item.value if isinstance(item, utils2.Message) else referee.garbage(raw, utils2.MAX_FRAME)
         if not point.greeted:
             frame = f"{frame} before saying who it is"
         now = self.now()
