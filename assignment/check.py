@@ -163,12 +163,17 @@ class Scene:
         return time.monotonic() - self.t0
 
     def _log(self, event):
-        """Write a frame down; past referee.MAX_EVENTS, count it and end the run now."""
+        """Write a frame down; past referee.MAX_EVENTS, only count it."""
         if len(self.events) < referee.MAX_EVENTS:
             self.events.append(event)
-            return
-        self.unlogged += 1
-        self.deadline = min(self.deadline, time.monotonic())
+        else:
+            self.unlogged += 1
+        self._bound()
+
+    def _bound(self):
+        """End the run now once more than MAX_EVENTS frames have passed or wait, held for a busy program."""
+        if len(self.events) + self.unlogged + sum(len(k.outbox) for k in self.links) > referee.MAX_EVENTS:
+            self.deadline = min(self.deadline, time.monotonic())
 
     def listener(self):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -381,8 +386,7 @@ class Scene:
                 self._closed(link)
         elif link.partner.open:
             link.partner.outbox.append((frame, raw, self.now()))
-            if len(self.events) + sum(len(k.outbox) for k in self.links) > referee.MAX_EVENTS:
-                self.deadline = min(self.deadline, time.monotonic())  # a flood held for a busy program
+            self._bound()
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
             self._log(referee.Event(frame, link.peer, link.partner.peer, self.now(), NEVER))
 
@@ -392,9 +396,9 @@ class Scene:
         link.open = False
         self.selector.unregister(link.sock)
         link.sock.close()
-        for frame, _, seen in link.outbox:  # sent all the same: the log shows it, never delivered
+        held, link.outbox = link.outbox, []  # out of the outbox first: _bound counts each frame once
+        for frame, _, seen in held:  # sent all the same: the log shows it, never delivered
             self._log(referee.Event(frame, self._sender(link), link.peer, seen, NEVER))
-        link.outbox = []
         partner = link.partner
         if partner is not None and partner.open:
             if partner.outbox:  # a tap still delivers what it holds, then passes the close on

@@ -9,6 +9,7 @@ handout's `referee.py`, the rules the students' self-check judges by.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import importlib.util
 import marshal
 import sys
@@ -44,8 +45,10 @@ def compiled(name: str) -> tuple[str, bytes]:
     hash of 10 KB costs microseconds). Only a Python of the grader's own
     version (the tag in the file name) reads it; any other compiles the source.
     """
-    source = (FOLDER / f"{name}.py").read_bytes()
-    code = compile(source, str(FOLDER / f"{name}.py"), "exec", dont_inherit=True)
+    path = FOLDER / f"{name}.py"
+    source = path.read_bytes()
+    # The loader's code: from the handout's own __pycache__ when it is up to date (0.2 ms, not 4 ms to compile).
+    code = importlib.machinery.SourceFileLoader(name, str(path)).get_code(name)
     checked_hash = (0b11).to_bytes(4, "little")  # flags: hash-based, checked against the source
     data = importlib.util.MAGIC_NUMBER + checked_hash + importlib.util.source_hash(source) + marshal.dumps(code)
     return Path(importlib.util.cache_from_source(f"{name}.py")).name, data

@@ -79,13 +79,18 @@ class Scene:
         return time.monotonic() - self.t0
 
     def _log(self, event: Event) -> None:
-        """Write a frame down; past the referee's MAX_EVENTS, count it and end the scene now (a flood
-        is judged on what came first: past the exchange's 4 frames, each breaks a rule)."""
+        """Write a frame down; past the referee's MAX_EVENTS, only count it."""
         if len(self.events) < referee.MAX_EVENTS:
             self.events.append(event)
-            return
-        self.unlogged += 1
-        self.deadline = min(self.deadline, time.monotonic())
+        else:
+            self.unlogged += 1
+        self._bound()
+
+    def _bound(self) -> None:
+        """End the scene now once more than MAX_EVENTS frames have passed or wait, held for a busy
+        program: a flood is judged on what came first (past the exchange's 4 frames, each breaks a rule)."""
+        if len(self.events) + self.unlogged + sum(len(p.outbox) for p in self.endpoints) > referee.MAX_EVENTS:
+            self.deadline = min(self.deadline, time.monotonic())
 
     # --- setting the scene -------------------------------------------------
 
@@ -349,8 +354,7 @@ class Scene:
                 self._closed(point)
         elif point.partner.open:
             point.partner.outbox.append((frame, raw, now))
-            if len(self.events) + sum(len(p.outbox) for p in self.endpoints) > referee.MAX_EVENTS:
-                self.deadline = min(self.deadline, time.monotonic())  # a flood held for a busy program
+            self._bound()
         else:  # the other side has gone: sent all the same, and the log shows it never delivered
             self._log(Event(frame, point.peer, point.partner.peer, now, NEVER))
 
@@ -366,9 +370,9 @@ class Scene:
         point.open = False
         self.selector.unregister(point.sock)
         point.sock.close()
-        for frame, _, seen in point.outbox:  # sent all the same: the log shows it, never delivered
+        held, point.outbox = point.outbox, []  # out of the outbox first: _bound counts each frame once
+        for frame, _, seen in held:  # sent all the same: the log shows it, never delivered
             self._log(Event(frame, self._sender(point), point.peer, seen, NEVER))
-        point.outbox.clear()
         partner = point.partner
         if partner is not None and partner.open:
             if partner.outbox:  # a tap still delivers what it holds, then passes the close on
