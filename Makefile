@@ -30,7 +30,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 # Bytecode for the grader and the handout, brought up to date before each use: with
 # PYTHONDONTWRITEBYTECODE set (it often is), every grading would compile them anew.
-BYTECODE := $(PY) -m compileall -q autograder assignment > /dev/null
+# So is the rubric, parsed ahead (see autograder/rubric.py); a broken one is left
+# for the grader to report, in the results it writes.
+BYTECODE := $(PY) -m compileall -q autograder assignment > /dev/null; $(PY) -m autograder.rubric 2> /dev/null || true
 
 test: $(STAMP)
 	@$(BYTECODE)

@@ -58,6 +58,9 @@ say "grading's requirements are installed in $VENV ($("$VENV/bin/python" -V 2>&1
 # Compiled once, here: run_autograder grades with PYTHONDONTWRITEBYTECODE, which
 # would otherwise have every grading compile the grader anew (about 35 ms).
 "$VENV/bin/python" -m compileall -q "$SOURCE/autograder" "$SOURCE/assignment" >/dev/null
+# Likewise the rubric, parsed once here (see autograder/rubric.py); a broken
+# rubric.toml stops the setup, with the key that is wrong.
+(cd "$SOURCE" && "$VENV/bin/python" -m autograder.rubric)
 
 if as_root; then
     id -u "$SANDBOX_USER" >/dev/null 2>&1 ||

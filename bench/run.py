@@ -65,9 +65,11 @@ def checkout(ref: str, scratch: Path) -> Path:
 
 
 def _compile(tree: Path) -> None:
-    """Bytecode, as setup.sh and make leave it: both trees are timed as they run on Gradescope."""
+    """Bytecode and the rubric parsed ahead, as setup.sh and make leave them: both trees are timed as
+    they run on Gradescope (a tree from before the rubric was parsed ahead just imports the module)."""
     subprocess.run([PY, "-m", "compileall", "-q", "autograder", "assignment"], cwd=tree, stdout=subprocess.DEVNULL,
                    check=True)
+    subprocess.run([PY, "-m", "autograder.rubric"], cwd=tree, stdout=subprocess.DEVNULL, check=True)
 
 
 def grading_speed(runs: int, scratch: Path, against: Path | None = None) -> dict:

@@ -118,6 +118,43 @@ def test_a_broken_rubric_is_refused_naming_the_key_and_still_leaves_results(tmp_
     assert "tests.client2_answers.pionts" in data["output"]
 
 
+def _loaded(rubric_file: Path) -> str:
+    """What a fresh grader reads from `rubric_file`: client2_answers's points, and whether it read TOML."""
+    probe = ("import sys; from pathlib import Path; from autograder import rubric; "
+             "r = rubric.load(Path(sys.argv[1])); "
+             "print(r.tests[0].points, 'toml' if {'tomllib', 'tomli'} & set(sys.modules) else 'parsed ahead')")
+    done = subprocess.run([sys.executable, "-c", probe, str(rubric_file)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=SECONDS)
+    assert done.returncode == 0, shown(done)
+    return done.stdout.strip()
+
+
+def test_the_rubric_parsed_ahead_is_taken_only_while_the_file_is_unchanged(tmp_path):
+    rubric_file = tmp_path / "rubric.toml"
+    shutil.copyfile(ROOT / "autograder" / "rubric.toml", rubric_file)
+    assert _loaded(rubric_file) == "40.0 toml"
+    ahead = subprocess.run([sys.executable, "-m", "autograder.rubric", str(rubric_file)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=SECONDS)
+    assert ahead.returncode == 0, shown(ahead)
+    assert _loaded(rubric_file) == "40.0 parsed ahead"
+    rubric_file.write_text(rubric_file.read_text(encoding="utf-8").replace("points = 40", "points = 45"),
+                           encoding="utf-8")
+    assert _loaded(rubric_file) == "45.0 toml"  # the edit counts, though the file parsed ahead is still there
+    saved = tmp_path / "__pycache__" / "rubric.toml.json"
+    saved.write_text("{not json", encoding="utf-8")
+    assert _loaded(rubric_file) == "45.0 toml"
+
+
+def test_parsing_a_broken_rubric_ahead_fails_naming_the_key_and_saves_nothing(tmp_path):
+    rubric_file = tmp_path / "rubric.toml"
+    rubric_file.write_text("[tests.client2_answers]\npionts = 40\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "autograder.rubric", str(rubric_file)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=SECONDS)
+    assert done.returncode == 1, shown(done)
+    assert "tests.client2_answers.pionts" in done.stderr, shown(done)
+    assert not (tmp_path / "__pycache__").exists()
+
+
 @pytest.fixture
 def handlers():
     """cli.main takes over SIGINT and SIGTERM in the main thread; give them back to pytest."""

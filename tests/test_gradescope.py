@@ -186,6 +186,7 @@ def test_setup_made_the_image(gradescope):
     # compiled once there, since run_autograder grades with PYTHONDONTWRITEBYTECODE
     compiled = {path.name.split(".")[0] for path in (root / "source").glob("*/__pycache__/*.pyc")}
     assert {"warden", "sandbox", "scene", "utils2", "referee"} <= compiled, compiled
+    assert (root / "source" / "autograder" / "__pycache__" / "rubric.toml.json").is_file()  # parsed ahead
 
 
 def test_setup_is_safe_to_run_twice(gradescope):
