@@ -47,15 +47,44 @@ _HAS_PROC = os.path.exists("/proc/self/stat")
 _CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
+_prctl: tuple | None = None  # how to call prctl, once looked for: (call, address), (call,), or () for no way
+
+
 def prctl(option: int, value: int) -> bool:
-    """Linux's prctl(2) through ctypes; False where there is none."""
+    """Linux's prctl(2); False where there is none.
+
+    Called through `_ctypes`, the C half of ctypes, which makes the very call
+    ctypes makes for a function given no argument types. Importing ctypes
+    itself (its Python types, struct) costs every warden 8 ms of its 20, and
+    a warden starts for every student program. Should `_ctypes` ever lack
+    these private names, ctypes stands in.
+    """
+    global _prctl
+    if _prctl is None:
+        _prctl = _find_prctl()
+    if not _prctl:
+        return False
+    call, *address = _prctl
+    try:
+        return call(*address, (option, value, 0, 0, 0)) == 0
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def _find_prctl() -> tuple:
+    try:
+        import _ctypes
+
+        return _ctypes.call_function, _ctypes.dlsym(_ctypes.dlopen(None), "prctl")
+    except (ImportError, OSError, AttributeError):
+        pass
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
+        function = ctypes.CDLL(None).prctl
+        return (lambda arguments: function(*arguments),)
     except (ImportError, OSError, AttributeError):
-        return False
+        return ()
 
 
 def stat(pid: int) -> list[bytes] | None:

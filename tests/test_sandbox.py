@@ -312,6 +312,33 @@ def test_without_proc_the_family_is_found_by_ps(place, monkeypatch):
         program.stop()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(2) is Linux's")
+@pytest.mark.parametrize("way", ["_ctypes", "ctypes"])
+def test_the_warden_sets_what_it_asks_prctl_for_without_importing_ctypes(way):
+    """The warden calls prctl through _ctypes (importing ctypes would cost every program's start 8 ms),
+    or, should _ctypes lack the names it uses, through ctypes; either way the kernel holds the value."""
+    probe = f"""
+import sys
+sys.path.append({str(Path(warden.__file__).parent)!r})
+import _ctypes
+if {way!r} == "ctypes":
+    del _ctypes.call_function
+import warden
+assert warden.prctl(warden.PR_SET_PDEATHSIG, 10) and warden.prctl(warden.PR_SET_CHILD_SUBREAPER, 1)
+assert not warden.prctl(-1, 0)  # an option there is none of: refused, not raised
+imported = "ctypes" in sys.modules
+import ctypes
+held = ctypes.c_int()
+ctypes.CDLL(None).prctl(2, ctypes.byref(held), 0, 0, 0)  # PR_GET_PDEATHSIG
+subreaper = ctypes.c_int()
+ctypes.CDLL(None).prctl(37, ctypes.byref(subreaper), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+print(held.value, subreaper.value, imported)
+"""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=BOUND)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10", "1", str(way == "ctypes")]
+
+
 @needs_proc
 def test_a_grader_that_dies_takes_its_student_programs_along(place):
     """Killed outright (a batch stopping a stuck worker does that), the grader cannot stop its programs;
