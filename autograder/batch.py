@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import export, gradebook, report
+from .cli import INTERRUPTED
 from .handout import ROOT
 from .rubric import Rubric
 
-INTERRUPTED = 130
 
 
 @dataclass(frozen=True)

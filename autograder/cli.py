@@ -16,8 +16,10 @@ import time
 import traceback
 from pathlib import Path
 
-from . import batch, report, rubric
+from . import report, rubric
 from .grading import grade
+
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 DESCRIPTION = """Grade PingPong submissions against the reference.
 
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         # Stopped by a batch, or by whoever runs us: leave no student program behind.
         signal.signal(signal.SIGTERM, _interrupted)
         signal.signal(signal.SIGINT, _interrupted)
+    if not args.one:  # here only: one submission (as on Gradescope, which says --one) needs none of it
+        from . import batch
     many = not args.one and (args.out is not None or batch.is_batch(args.submission))
     if many and args.results is not None:
         parser.error("--results is for one submission; a batch writes DIR/<submission>/results.json (see --out)")
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.jobs, args.force)
         except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
             print("interrupted again: the gradings still running stop by themselves", file=sys.stderr)
-            return batch.INTERRUPTED
+            return INTERRUPTED
     name = args.submission[0].stem if len(args.submission) == 1 else "submission"
     path = args.results or Path("results") / f"{name or 'submission'}.json"
     started = time.monotonic()
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("interrupted: the student programs were stopped, and no results were written", file=sys.stderr)
-        return batch.INTERRUPTED
+        return INTERRUPTED
     print(report.table(result, path))
     if args.verbose:
         for verdict in result.verdicts:

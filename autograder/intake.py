@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -116,6 +115,8 @@ class _Box:
                     self.keep(where, lambda path=path: open(path, "rb"))
 
     def _zip(self, archive: Path, where: str) -> None:
+        import zipfile  # here: Gradescope unpacks uploads itself, and zipfile costs every grading 3 ms to import
+
         self.kinds.append(f"a zip ({where})")
         try:
             with zipfile.ZipFile(archive) as zipped:

@@ -151,11 +151,13 @@ def _zip(path: Path, files: dict[str, Path]) -> Path:
 
 
 def uploads(folder: Path, files: list[Path]) -> dict[str, list[Path]]:
-    """The three ways a student uploads two files: bare, zipped at the root, zipped in a folder."""
+    """The ways a student uploads two files: bare, zipped at the root, zipped in a folder, zipped each in a
+    folder of its own (which unzips, on Gradescope, to a folder that looks like a folder of submissions)."""
     return {
         "bare files": files,
         "zip of the files": [_zip(folder / "files.zip", {f.name: f for f in files})],
         "zip of a folder": [_zip(folder / "folder.zip", {f"pingpong/{f.name}": f for f in files})],
+        "zip of two folders": [_zip(folder / "folders.zip", {f"{f.stem}/{f.name}": f for f in files})],
     }
 
 
