@@ -199,6 +199,25 @@ def test_setup_is_safe_to_run_twice(gradescope):
     assert results["score"] == 100, printed
 
 
+def test_setup_refuses_a_broken_rubric_naming_the_key(gradescope):
+    """Better an autograder that fails to build than one that fails every student."""
+    rubric_file = gradescope.root / "source" / "autograder" / "rubric.toml"
+    kept = rubric_file.read_text(encoding="utf-8")
+    try:
+        rubric_file.write_text(kept.replace("points = 40", "pionts = 40"), encoding="utf-8")
+        done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=_environment(gradescope.root),
+                              capture_output=True, text=True, timeout=SETUP_SECONDS)
+        assert done.returncode != 0, f"{done.stdout}\n{done.stderr}"
+        assert "tests.client2_answers.pionts" in done.stderr, done.stderr
+    finally:
+        rubric_file.write_text(kept, encoding="utf-8")
+        again = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=_environment(gradescope.root),
+                               capture_output=True, text=True, timeout=SETUP_SECONDS)
+    assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
+    results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
+    assert results["score"] == 100, printed
+
+
 def test_ci_grades_the_solution_through_the_bundle_with_full_marks(gradescope, tmp_path):
     results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
     assert results["score"] == 100, printed
