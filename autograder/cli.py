@@ -79,12 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         # Stopped by a batch, or by whoever runs us: leave no student program behind.
         signal.signal(signal.SIGTERM, _interrupted)
         signal.signal(signal.SIGINT, _interrupted)
-    if not args.one:  # here only: one submission (as on Gradescope, which says --one) needs none of it
-        from . import batch
-    many = not args.one and (args.out is not None or batch.is_batch(args.submission))
+    if not args.one:  # here only: Gradescope says --one, and needs none of it
+        from . import submissions
+    many = not args.one and (args.out is not None or submissions.is_batch(args.submission))
     if many and args.results is not None:
         parser.error("--results is for one submission; a batch writes DIR/<submission>/results.json (see --out)")
     if many:
+        from . import batch
+
         try:
             chosen = rubric.load(args.rubric)
         except rubric.ConfigError as error:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, export, gradebook, grading, rubric
+from autograder import batch, export, gradebook, grading, rubric, submissions
 from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from conftest import fill
@@ -301,22 +301,22 @@ def test_one_submission_stays_one(tmp_path):
     one_zip = _zip_of(SOLUTION, tmp_path / "mine.zip")
     nested = tmp_path / "nested"
     shutil.copytree(SOLUTION, nested / "pingpong")
-    assert not batch.is_batch([SOLUTION])
-    assert not batch.is_batch([FOLDER])  # a folder with .py files of its own
-    assert not batch.is_batch([SOLUTION / SERVER, SOLUTION / CLIENT2])
-    assert not batch.is_batch([one_zip, SOLUTION / SERVER])  # loose .py files: one submission, as before
-    assert not batch.is_batch([one_zip])
-    assert not batch.is_batch([nested])  # one subfolder: a student's zip of a folder, unpacked
+    assert not submissions.is_batch([SOLUTION])
+    assert not submissions.is_batch([FOLDER])  # a folder with .py files of its own
+    assert not submissions.is_batch([SOLUTION / SERVER, SOLUTION / CLIENT2])
+    assert not submissions.is_batch([one_zip, SOLUTION / SERVER])  # loose .py files: one submission, as before
+    assert not submissions.is_batch([one_zip])
+    assert not submissions.is_batch([nested])  # one subfolder: a student's zip of a folder, unpacked
 
 
 def test_many_submissions_are_a_batch(course, tmp_path):
     a, b = _zip_of(SOLUTION, tmp_path / "a.zip"), _zip_of(FOLDER, tmp_path / "b.zip")
-    assert batch.is_batch([a, b])
-    assert batch.is_batch([SOLUTION, FOLDER])
-    assert batch.is_batch([tmp_path])  # a folder holding two zips
-    assert batch.is_batch([course["folder"]]) and batch.is_batch([course["zip"]])
-    assert batch.is_batch([course["folder"].parent])  # the export one folder down
-    found, notes = batch.collect([a, b, SOLUTION, tmp_path / "a.zip"], tmp_path / "scratch")
+    assert submissions.is_batch([a, b])
+    assert submissions.is_batch([SOLUTION, FOLDER])
+    assert submissions.is_batch([tmp_path])  # a folder holding two zips
+    assert submissions.is_batch([course["folder"]]) and submissions.is_batch([course["zip"]])
+    assert submissions.is_batch([course["folder"].parent])  # the export one folder down
+    found, notes = submissions.collect([a, b, SOLUTION, tmp_path / "a.zip"], tmp_path / "scratch")
     assert [s.id for s in found] == ["a", "b", "solution", "a-2"]
     assert notes == []
 
