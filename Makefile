@@ -32,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 # PYTHONDONTWRITEBYTECODE set (it often is), every grading would compile them anew.
 # So is the rubric, parsed ahead (see autograder/rubric.py); a broken one is left
 # for the grader to report, in the results it writes.
-BYTECODE := $(PY) -m compileall -q autograder assignment > /dev/null; $(PY) -m autograder.rubric 2> /dev/null || true
+BYTECODE := $(PY) -m compileall -q autograder assignment > /dev/null && { $(PY) -m autograder.rubric 2> /dev/null || true; }
 
 test: $(STAMP)
 	@$(BYTECODE)

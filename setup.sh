@@ -60,7 +60,10 @@ say "grading's requirements are installed in $VENV ($("$VENV/bin/python" -V 2>&1
 "$VENV/bin/python" -m compileall -q "$SOURCE/autograder" "$SOURCE/assignment" >/dev/null
 # Likewise the rubric, parsed once here (see autograder/rubric.py); a broken
 # rubric.toml stops the setup, with the key that is wrong.
-(cd "$SOURCE" && "$VENV/bin/python" -m autograder.rubric)
+if ! (cd "$SOURCE" && "$VENV/bin/python" -m autograder.rubric); then
+    say "autograder/rubric.toml is refused (see above): fix it, and upload the autograder again" >&2
+    exit 1
+fi
 
 if as_root; then
     id -u "$SANDBOX_USER" >/dev/null 2>&1 ||

@@ -12,3 +12,5 @@ A submission flows one way:
 `grading.grade()` runs that flow for one submission; `cli` is the command line.
 `rubric.toml` is the one file an instructor edits.
 """
+
+INTERRUPTED = 130  # the command line's exit status when stopped by Ctrl-C (128 + SIGINT), as shells report it

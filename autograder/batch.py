@@ -23,10 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import export, gradebook, report
-from .cli import INTERRUPTED
+from . import INTERRUPTED, export, gradebook, report
 from .handout import ROOT
 from .rubric import Rubric
 from .submissions import Submission, collect
@@ -207,9 +207,6 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
     print(f"Grading {len(todo)} of {len(submissions)} submissions, {batch.jobs} at a time, into {batch.out}{skipped}.")
     progress = Progress(len(todo))
     interrupted = False
-    # Here, not at the top: `python -m autograder` loads this module for one submission too.
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
     with ThreadPoolExecutor(max_workers=batch.jobs) as pool:
         futures = [pool.submit(batch.grade, sub) for sub in todo]
         recorded: set = set()

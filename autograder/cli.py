@@ -16,10 +16,8 @@ import time
 import traceback
 from pathlib import Path
 
-from . import report, rubric
+from . import INTERRUPTED, report, rubric
 from .grading import grade
-
-INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 DESCRIPTION = """Grade PingPong submissions against the reference.
 
@@ -79,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         # Stopped by a batch, or by whoever runs us: leave no student program behind.
         signal.signal(signal.SIGTERM, _interrupted)
         signal.signal(signal.SIGINT, _interrupted)
+    many = False
     if not args.one:  # here only: Gradescope says --one, and needs none of it
         from . import submissions
-    many = not args.one and (args.out is not None or submissions.is_batch(args.submission))
+
+        many = args.out is not None or submissions.is_batch(args.submission)
     if many and args.results is not None:
         parser.error("--results is for one submission; a batch writes DIR/<submission>/results.json (see --out)")
     if many:

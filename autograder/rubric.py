@@ -9,6 +9,7 @@ any student code runs.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -62,26 +63,27 @@ class Rubric:
 
 def load(path: Path | None = None) -> Rubric:
     path = path or DEFAULT_FILE
+    text = _read(path)
+    data = _parsed_before(path, text)
+    return parse(_parse_toml(path, text) if data is None else data, str(path))
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read it: {error}") from None
-    data = _parsed_before(path, text)
-    if data is None:
-        tomllib = _toml()
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: cannot read it: {error}") from None
-    return parse(data, str(path))
 
 
-def _toml():
+def _parse_toml(path: Path, text: str) -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # Gradescope's Ubuntu 22.04 has Python 3.10
         import tomli as tomllib
-    return tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: cannot read it: {error}") from None
 
 
 # --- the rubric, parsed ahead -------------------------------------------------
@@ -109,16 +111,21 @@ def _parsed_before(path: Path, text: str) -> dict | None:
 def parse_ahead(path: Path = DEFAULT_FILE) -> None:
     """Parse `path` now and save the result for gradings to come (see above); checked first, so a
     broken rubric fails here, at setup, with its key named."""
-    text = path.read_text(encoding="utf-8")
-    data = _toml().loads(text)
+    text = _read(path)
+    data = _parse_toml(path, text)
     parse(data, str(path))
-    if json.loads(json.dumps(data)) != data:  # a TOML date, say: no JSON for it; gradings read the TOML
+    try:
+        saved = json.dumps({"toml": text, "data": data}, allow_nan=False)
+    except (TypeError, ValueError):  # a value JSON cannot hold (parse refuses all such): gradings read the TOML
         return
     target = _parsed_file(path)
     target.parent.mkdir(exist_ok=True)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps({"toml": text, "data": data}), encoding="utf-8")
-    os.replace(temporary, target)  # whole or not at all: a batch's gradings may be reading it
+    try:
+        temporary.write_text(saved, encoding="utf-8")
+        os.replace(temporary, target)  # whole or not at all: a batch's gradings may be reading it
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def parse(data: dict, where: str = "rubric") -> Rubric:
@@ -151,7 +158,8 @@ def parse(data: dict, where: str = "rubric") -> Rubric:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A plain, finite number: TOML also has booleans, inf and nan, and none of them is a limit or points."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _only(table: object, allowed: set[str], where: str, prefix: str) -> None:
@@ -165,5 +173,5 @@ def _only(table: object, allowed: set[str], where: str, prefix: str) -> None:
 if __name__ == "__main__":  # python -m autograder.rubric [FILE]: parse ahead (setup.sh and make do)
     try:
         parse_ahead(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_FILE)
-    except (OSError, ValueError) as error:  # TOMLDecodeError and ConfigError are ValueErrors
+    except (ConfigError, OSError) as error:
         sys.exit(f"error: {error}")

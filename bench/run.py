@@ -72,21 +72,35 @@ def _compile(tree: Path) -> None:
     subprocess.run([PY, "-m", "autograder.rubric"], cwd=tree, stdout=subprocess.DEVNULL, check=True)
 
 
+# The floor of this design: its 9 Python start-ups in their order, doing nothing else. A stand-in for
+# the grader starts four stand-ins for wardens side by side, and each of those one for a student program.
+_FLOOR = """
+import os, sys
+program = [sys.executable, "-c", "pass"]
+warden = [sys.executable, "-I", "-S", "-c", "import os; a = %r; os.waitpid(os.posix_spawn(a[0], a, os.environ), 0)" % (program,)]
+for pid in [os.posix_spawn(warden[0], warden, os.environ) for _ in range(4)]:
+    os.waitpid(pid, 0)
+"""
+
+
 def grading_speed(runs: int, scratch: Path, against: Path | None = None) -> dict:
     """Gradings of the solution, a bare Python and (if given) the grader at another commit, taken in
     turn so that the machine's drift touches them all alike."""
     out = str(scratch / "speed.json")
     grade = [PY, "-m", "autograder", "grade", "solution", "--results", out]
     _compile(ROOT)
-    bare, free, cpu, old, old_cpu = [], [], [], [], []
+    bare, floor, free, cpu, old, old_cpu = [], [], [], [], [], []
     for _ in range(runs):
         bare.append(_timed([PY, "-c", "pass"]))
+        floor.append(_timed([PY, "-c", _FLOOR]))
         free.append(_timed(grade, cpu=cpu))
         if against is not None:
             old.append(_timed(grade, cwd=against, cpu=old_cpu))
     pinned = [_timed(grade, pin=True) for _ in range(runs)] if hasattr(os, "sched_setaffinity") else []
     result = {"grade": _spread(free), "bare_python": statistics.median(bare), "cpu": statistics.median(cpu)}
     result["ratio"] = result["grade"]["median"] / result["bare_python"]
+    result["floor"] = statistics.median(floor)
+    result["floor_ratio"] = result["floor"] / result["bare_python"]
     if pinned:
         result["grade_one_core"] = _spread(pinned)
         result["ratio_one_core"] = result["grade_one_core"]["median"] / result["bare_python"]
@@ -210,6 +224,9 @@ def markdown(data: dict) -> str:
         ("bare `python -c pass`, median", f"{g['bare_python'] * 1000:.1f} ms", ""),
         ("ratio grading / bare Python", f"{g['ratio']:.1f}", "at most 8"),
     ]
+    if "floor" in g:
+        rows.append(("the floor: the same 9 Python start-ups doing nothing, median (ratio)",
+                     f"{g['floor'] * 1000:.0f} ms ({g['floor_ratio']:.1f})", ""))
     rows.append(("CPU time of one grading, all its processes, median", f"{g['cpu'] * 1000:.0f} ms", ""))
     if "against" in g:
         a = g["against"]

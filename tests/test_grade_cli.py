@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli
+from autograder import cli, rubric
 from autograder.handout import FOLDER, ROOT, SOLUTION
 
 import gradescope_results
@@ -143,6 +143,32 @@ def test_the_rubric_parsed_ahead_is_taken_only_while_the_file_is_unchanged(tmp_p
     saved = tmp_path / "__pycache__" / "rubric.toml.json"
     saved.write_text("{not json", encoding="utf-8")
     assert _loaded(rubric_file) == "45.0 toml"
+
+
+@pytest.mark.parametrize("line", ["points = inf", "points = nan", "[limits]\nscenario_seconds = inf",
+                                  "[limits]\nmemory_mib = nan", "[limits]\nprocesses = -inf"])
+def test_a_rubric_with_a_number_that_is_not_finite_is_refused(tmp_path, line):
+    """inf and nan are TOML floats; as points they would make the results file invalid JSON."""
+    table = line if line.startswith("[") else "[tests.client2_answers]\n" + line
+    rubric_file = tmp_path / "rubric.toml"
+    rubric_file.write_text(table + "\n", encoding="utf-8")
+    with pytest.raises(rubric.ConfigError, match=r"must be (a|a whole) number.*, not -?(inf|nan)"):
+        rubric.load(rubric_file)
+
+
+def test_one_submission_imports_nothing_of_the_batch(tmp_path):
+    """Gradescope grades with --one: the batch machinery and zipfile are 15 to 25 ms it does not need,
+    nor tomllib, once setup.sh (here: make) has parsed the rubric ahead."""
+    ahead = subprocess.run([sys.executable, "-m", "autograder.rubric"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=SECONDS)
+    assert ahead.returncode == 0, shown(ahead)
+    probe = ("import sys; from autograder import cli; "
+             f"cli.main(['grade', '--one', {str(SOLUTION)!r}, '--results', {str(tmp_path / 'r.json')!r}]); "
+             "print(sorted({'autograder.batch', 'autograder.submissions', 'autograder.gradebook', 'zipfile', "
+             "'tomllib', 'tomli', 'ctypes'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=SECONDS)
+    assert done.returncode == 0, shown(done)
+    assert done.stdout.strip().splitlines()[-1] == "[]", shown(done)
 
 
 def test_parsing_a_broken_rubric_ahead_fails_naming_the_key_and_saves_nothing(tmp_path):
