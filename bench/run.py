@@ -84,19 +84,23 @@ for pid in [os.posix_spawn(warden[0], warden, os.environ) for _ in range(4)]:
 
 
 def grading_speed(runs: int, scratch: Path, against: Path | None = None) -> dict:
-    """Gradings of the solution, a bare Python and (if given) the grader at another commit, taken in
-    turn so that the machine's drift touches them all alike."""
+    """Gradings of the solution (free, and pinned to one core), a bare Python, the floor and (if given)
+    the grader at another commit, taken in turn so that the machine's drift touches them all alike."""
     out = str(scratch / "speed.json")
     grade = [PY, "-m", "autograder", "grade", "solution", "--results", out]
     _compile(ROOT)
-    bare, floor, free, cpu, old, old_cpu = [], [], [], [], [], []
+    pin = hasattr(os, "sched_setaffinity")
+    bare, floor, free, cpu, pinned, old, old_cpu, old_pinned = [], [], [], [], [], [], [], []
     for _ in range(runs):
         bare.append(_timed([PY, "-c", "pass"]))
         floor.append(_timed([PY, "-c", _FLOOR]))
         free.append(_timed(grade, cpu=cpu))
+        if pin:
+            pinned.append(_timed(grade, pin=True))
         if against is not None:
             old.append(_timed(grade, cwd=against, cpu=old_cpu))
-    pinned = [_timed(grade, pin=True) for _ in range(runs)] if hasattr(os, "sched_setaffinity") else []
+            if pin:
+                old_pinned.append(_timed(grade, cwd=against, pin=True))
     result = {"grade": _spread(free), "bare_python": statistics.median(bare), "cpu": statistics.median(cpu)}
     result["ratio"] = result["grade"]["median"] / result["bare_python"]
     result["floor"] = statistics.median(floor)
@@ -107,6 +111,8 @@ def grading_speed(runs: int, scratch: Path, against: Path | None = None) -> dict
     if against is not None:
         result["against"] = {"grade": _spread(old), "cpu": statistics.median(old_cpu),
                              "ratio": statistics.median(old) / result["bare_python"]}
+        if old_pinned:
+            result["against"]["grade_one_core"] = _spread(old_pinned)
     return result
 
 
@@ -236,6 +242,9 @@ def markdown(data: dict) -> str:
     if "grade_one_core" in g:
         rows += [("grading pinned to one core, median", f"{g['grade_one_core']['median']:.3f} s", ""),
                  ("ratio on one core", f"{g['ratio_one_core']:.1f}", "")]
+        if "grade_one_core" in g.get("against", {}):
+            rows.append((f"the grader at {data['against']}: pinned to one core, median",
+                         f"{g['against']['grade_one_core']['median']:.3f} s", ""))
     rows += [
         ("worst submission (both programs hang)", f"{w['seconds']:.2f} s ({w['ratio_to_limit']:.2f} x the {w['scenario_limit']:g} s scene limit)", "at most 3 x"),
         (f"latency over {lat['pings']} round trips, p50 / p99", f"{lat['p50_us']:.0f} / {lat['p99_us']:.0f} us", "p50 under 200 us"),
