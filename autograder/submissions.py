@@ -27,8 +27,9 @@ class Submission:
 def _zip(path: Path) -> bool:
     if not path.is_file():
         return False
-    if path.suffix.lower() in (".zip", ".py"):
-        return path.suffix.lower() == ".zip"
+    suffix = path.suffix.lower()
+    if suffix in (".zip", ".py"):  # told by the name: no need to open it
+        return suffix == ".zip"
     import zipfile  # here: most arguments are folders and .py files, and zipfile takes 3 ms to import
 
     return zipfile.is_zipfile(path)

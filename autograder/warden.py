@@ -47,7 +47,7 @@ _HAS_PROC = os.path.exists("/proc/self/stat")
 _CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
-_prctl: tuple | None = None  # how to call prctl, once looked for: (call, address), (call,), or () for no way
+_prctl = None  # prctl's caller, taking the arguments as a tuple, once looked for; False where there is none
 
 
 def prctl(option: int, value: int) -> bool:
@@ -65,29 +65,29 @@ def prctl(option: int, value: int) -> bool:
         _prctl = _find_prctl()
     if not _prctl:
         return False
-    call, *address = _prctl
     try:
-        return call(*address, (option, value, 0, 0, 0)) == 0
+        return _prctl((option, value, 0, 0, 0)) == 0
     except (OSError, TypeError, ValueError):
         return False
 
 
-def _find_prctl() -> tuple:
+def _find_prctl():
     try:
         import _ctypes
 
-        return _ctypes.call_function, _ctypes.dlsym(_ctypes.dlopen(None), "prctl")
+        address, call = _ctypes.dlsym(_ctypes.dlopen(None), "prctl"), _ctypes.call_function
+        return lambda arguments: call(address, arguments)
     except OSError:
-        return ()  # no prctl here (macOS): ctypes would find none either
+        return False  # no prctl here (macOS): ctypes would find none either
     except (ImportError, AttributeError):
         pass
     try:
         import ctypes
 
         function = ctypes.CDLL(None).prctl
-        return (lambda arguments: function(*arguments),)
+        return lambda arguments: function(*arguments)
     except (ImportError, OSError, AttributeError):
-        return ()
+        return False
 
 
 def stat(pid: int) -> list[bytes] | None:

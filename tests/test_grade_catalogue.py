@@ -9,7 +9,6 @@ and what the student would read.
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,13 +21,8 @@ from autograder.handout import FOLDER, SOLUTION
 
 import gradescope_results
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-EXPECTED = tomllib.loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
 GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "together")
 INFORMATIONAL = ("files_present", "outside_unchanged")
 WORKERS = 8  # gradings at once: most of a grading is waiting, and a hang waits a whole scene
