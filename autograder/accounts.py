@@ -158,7 +158,8 @@ def take() -> tuple[Account, int]:
                 raise
             return account, fd
         if time.monotonic() > deadline:
-            raise SandboxError(f"all {SLOTS} sandbox users stayed busy for {WAIT_SECONDS:g} s")
+            raise SandboxError(f"all {SLOTS} sandbox users stayed busy for {WAIT_SECONDS:g} s: the gradings "
+                               "running at the same time hold them all (grade fewer at once)")
         time.sleep(0.05)  # a user is freed when a program ends; bounded by the deadline
 
 

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import INTERRUPTED, export, gradebook, report
+from . import INTERRUPTED, accounts, export, gradebook, report, scenario
 from .handout import ROOT
 from .rubric import Rubric
 from .submissions import Submission, collect
@@ -176,9 +176,27 @@ def run(paths: list[Path], rubric: Rubric, rubric_file: Path, out: Path | None, 
         except export.ExportError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        return _grade_all(submissions, notes, Batch(out, rubric, rubric_file, max(1, jobs)), force)
+        jobs, note = at_once(jobs)
+        return _grade_all(submissions, notes + [note] * bool(note), Batch(out, rubric, rubric_file, jobs), force)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def at_once(jobs: int) -> tuple[int, str]:
+    """How many gradings to run at once for `-j jobs`, and a note if that is fewer.
+
+    As root, every student program runs as a sandbox user no other program
+    has, and there are `accounts.SLOTS` of them: more gradings at once than
+    they cover would wait for a user, then fail ("all 64 sandbox users stayed
+    busy"). A machine's default of one grading per core reaches that at 17 cores.
+    """
+    jobs = max(1, jobs)
+    most = max(1, accounts.SLOTS // scenario.PROGRAMS_AT_ONCE)
+    if jobs <= most or not accounts.as_root():
+        return jobs, ""
+    return most, (f"grading {most} at a time, not {jobs}: as root, each student program runs as a sandbox user "
+                  f"of its own, there are {accounts.SLOTS}, and a grading runs up to {scenario.PROGRAMS_AT_ONCE} "
+                  "programs at once")
 
 
 def _fresh_folder() -> Path:

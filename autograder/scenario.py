@@ -23,6 +23,7 @@ from .scene import Event, Scene
 
 Ping, Pong = utils2.Message.Ping, utils2.Message.Pong
 SCENARIOS = ("client2", "server", "together")
+PROGRAMS_AT_ONCE = 4  # the most student programs one grading runs at a time: 1 + 1 + 2, the scenes side by side
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, export, gradebook, grading, rubric, submissions
+from autograder import accounts, batch, export, gradebook, grading, rubric, sandbox, scenario, submissions
 from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from conftest import fill
@@ -285,6 +285,39 @@ def test_results_is_for_one_submission(tmp_path):
     done = subprocess.run(_grade_command(SOLUTION, FOLDER, "--results", tmp_path / "r.json"), cwd=ROOT,
                           capture_output=True, text=True, timeout=BATCH_SECONDS)
     assert done.returncode == 2 and "--results is for one submission" in done.stderr
+
+
+# --- how many at once -----------------------------------------------------------
+
+
+def test_a_grading_runs_no_more_student_programs_than_the_batch_counts_on(monkeypatch):
+    launched = []
+    launch = sandbox.launch
+    monkeypatch.setattr(sandbox, "launch", lambda name, *args: launched.append(name) or launch(name, *args))
+    assert grading.grade([SOLUTION], rubric.load()).score == 100
+    assert len(launched) == scenario.PROGRAMS_AT_ONCE, launched
+
+
+def test_as_root_a_batch_runs_only_as_many_gradings_as_there_are_sandbox_users_for(monkeypatch):
+    most = accounts.SLOTS // scenario.PROGRAMS_AT_ONCE  # 16: at 64, a third of the gradings failed (see the note)
+    monkeypatch.setattr(accounts, "as_root", lambda: True)
+    assert batch.at_once(most) == (most, "")
+    jobs, note = batch.at_once(4 * most)
+    assert jobs == most
+    assert note.startswith(f"grading {most} at a time, not {4 * most}: as root, each student program runs as")
+    monkeypatch.setattr(accounts, "as_root", lambda: False)  # one user for all: nothing to run out of
+    assert batch.at_once(4 * most) == (4 * most, "")
+    assert batch.at_once(0) == (1, "")
+
+
+def test_the_batch_says_when_it_runs_fewer_gradings_at_once_than_asked(tmp_path):
+    done = subprocess.run(_grade_command(SOLUTION, "--out", tmp_path / "out", "-j", "1000"), cwd=ROOT,
+                          capture_output=True, text=True, timeout=BATCH_SECONDS)
+    assert done.returncode == 0, done.stderr
+    assert _rows(tmp_path / "out")["solution"]["total"] == "100"
+    at_once = batch.at_once(1000)[0]
+    assert f"Grading 1 of 1 submissions, {at_once} at a time" in done.stdout
+    assert (f"note: grading {at_once} at a time, not 1000" in done.stdout) == accounts.as_root(), done.stdout
 
 
 # --- which arguments make a batch ---------------------------------------------
