@@ -191,7 +191,7 @@ def at_once(jobs: int) -> tuple[int, str]:
     busy"). A machine's default of one grading per core reaches that at 17 cores.
     """
     jobs = max(1, jobs)
-    most = max(1, accounts.SLOTS // scenario.PROGRAMS_AT_ONCE)
+    most = scenario.GRADINGS_AS_ROOT
     if jobs <= most or not accounts.as_root():
         return jobs, ""
     return most, (f"grading {most} at a time, not {jobs}: as root, each student program runs as a sandbox user "
