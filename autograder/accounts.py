@@ -40,6 +40,8 @@ from .handout import ROOT, SOLUTION
 SANDBOX_USER = "pingpong-student"
 PROGRAMS_AT_ONCE = 4  # in one grading: the three scenes run four student programs side by side
 SLOTS = 64  # sandbox users at most: student programs running at once, as root
+# Each running program holds a user no other has: this many gradings at once is all the users cover.
+GRADINGS_AT_ONCE = SLOTS // PROGRAMS_AT_ONCE
 WAIT_SECONDS = 10.0  # for a free sandbox user
 KILL_SECONDS = 5.0  # to kill every process of a user
 SECRETS = (SOLUTION, ROOT / "autograder")  # closed to other users when grading as root

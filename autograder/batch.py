@@ -26,7 +26,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import INTERRUPTED, accounts, export, gradebook, report, scenario
+from . import INTERRUPTED, accounts, export, gradebook, report
 from .handout import ROOT
 from .rubric import Rubric
 from .submissions import Submission, collect
@@ -191,11 +191,11 @@ def at_once(jobs: int) -> tuple[int, str]:
     busy"). A machine's default of one grading per core reaches that at 17 cores.
     """
     jobs = max(1, jobs)
-    most = scenario.GRADINGS_AS_ROOT
+    most = accounts.GRADINGS_AT_ONCE
     if jobs <= most or not accounts.as_root():
         return jobs, ""
     return most, (f"grading {most} at a time, not {jobs}: as root, each student program runs as a sandbox user "
-                  f"of its own, there are {accounts.SLOTS}, and a grading runs up to {scenario.PROGRAMS_AT_ONCE} "
+                  f"of its own, there are {accounts.SLOTS}, and a grading runs up to {accounts.PROGRAMS_AT_ONCE} "
                   "programs at once")
 
 

@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import INTERRUPTED, report, rubric, scenario
+from . import INTERRUPTED, accounts, report, rubric
 from .grading import grade
 
 DESCRIPTION = """Grade PingPong submissions against the reference.
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="grade a batch into DIR (default for a batch: a new folder grades-YYYYmmdd-HHMMSS)")
     g.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
                    help="batch: grade N submissions at once (default: %(default)s, the number of cores; as root, "
-                        f"{scenario.GRADINGS_AS_ROOT} at most)")
+                        f"{accounts.GRADINGS_AT_ONCE} at most)")
     g.add_argument("--force", action="store_true", help="batch: regrade submissions already graded in DIR")
     g.add_argument("--one", action="store_true", help="grade all arguments as one submission, whatever they look like")
     return parser

@@ -17,15 +17,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import accounts, sandbox
+from . import sandbox
 from .handout import FOLDER, compiled, utils2
 from .scene import Event, Scene
 
 Ping, Pong = utils2.Message.Ping, utils2.Message.Pong
 SCENARIOS = ("client2", "server", "together")
-PROGRAMS_AT_ONCE = 4  # the most student programs one grading runs at a time: 1 + 1 + 2, the scenes side by side
-# As root each program runs as a sandbox user no other has: this many gradings at once is all they cover.
-GRADINGS_AS_ROOT = accounts.SLOTS // PROGRAMS_AT_ONCE
 
 
 @dataclass(frozen=True)

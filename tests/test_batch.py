@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, batch, export, gradebook, grading, rubric, sandbox, scenario, submissions
+from autograder import accounts, batch, export, gradebook, grading, rubric, sandbox, submissions
 from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from conftest import fill
@@ -295,12 +295,12 @@ def test_a_grading_runs_no_more_student_programs_than_the_batch_counts_on(monkey
     launch = sandbox.launch
     monkeypatch.setattr(sandbox, "launch", lambda name, *args: launched.append(name) or launch(name, *args))
     assert grading.grade([SOLUTION], rubric.load()).score == 100
-    assert len(launched) == scenario.PROGRAMS_AT_ONCE, launched
+    assert len(launched) == accounts.PROGRAMS_AT_ONCE, launched
 
 
 def test_as_root_a_batch_runs_only_as_many_gradings_as_there_are_sandbox_users_for(monkeypatch):
-    most = scenario.GRADINGS_AS_ROOT
-    assert most == accounts.SLOTS // scenario.PROGRAMS_AT_ONCE == 16  # at -j 64, 33 of 64 gradings failed
+    most = accounts.GRADINGS_AT_ONCE
+    assert most == accounts.SLOTS // accounts.PROGRAMS_AT_ONCE == 16  # at -j 64, 33 of 64 gradings failed
     monkeypatch.setattr(accounts, "as_root", lambda: True)
     assert batch.at_once(most) == (most, "")
     jobs, note = batch.at_once(4 * most)
