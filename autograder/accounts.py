@@ -12,7 +12,8 @@ process of that user ends the program for sure.
 A user is held through a lock file (flock, so a grader that dies lets go of
 it), and whatever a dead grader left running as it is killed before it is
 used again. Users are created on demand, or beforehand by setup.sh
-(`python -m autograder.sandbox --ensure-user`).
+(`python -m autograder.sandbox --ensure-user`), and removed, on an
+instructor's machine, by `python -m autograder.sandbox --remove-users`.
 
 The grader's own files are closed to those users, and a program's folder is
 its user's alone.
@@ -99,22 +100,28 @@ def _account(name: str) -> Account | None:
 
 
 def _useradd(name: str) -> Account:
-    command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    return _shadow_tool(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                        lambda: _account(name), f"could not create the user {name}")
+
+
+def _shadow_tool(command: list[str], done, failed: str):
+    """Run useradd or userdel until done() says it is done (bounded), again while another process holds
+    /etc/passwd's lock; what done() said."""
     env = dict(os.environ, PATH=f"{PATH}:/usr/sbin:/sbin")
     why = ""
     for attempt in range(40):
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+            ran = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise SandboxError(f"could not create the user {name}: {error}") from None
-        account = _account(name)
-        if done.returncode in (0, 9) and account:  # 9: it exists, made meanwhile by someone else
-            return account
-        why = done.stderr.strip() or f"useradd ended with status {done.returncode}"
-        if done.returncode not in (1, 10):  # 1 and 10: /etc/passwd or /etc/group is locked: try again
+            raise SandboxError(f"{failed}: {error}") from None
+        result = done()
+        if result:  # whatever it said: useradd says 9 when someone else made the user meanwhile
+            return result
+        why = ran.stderr.strip() or f"{command[0]} ended with status {ran.returncode}"
+        if ran.returncode not in (1, 10):  # 1 and 10: /etc/passwd or /etc/group is locked: try again
             break
         time.sleep(0.05 * (attempt + 1))  # back off while another process holds that lock
-    raise SandboxError(f"could not create the user {name}: {why}")
+    raise SandboxError(f"{failed}: {why}")
 
 
 def _lock_dir() -> Path:
@@ -165,10 +172,11 @@ def take() -> tuple[Account, int]:
         time.sleep(0.05)  # a user is freed when a program ends; bounded by the deadline
 
 
-def kill_user(uid: int) -> None:
-    """Kill every process of `uid` until none is left (bounded): only for a user no one else runs as."""
-    warden.kill_until_none(lambda: [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)],
-                           KILL_SECONDS)
+def kill_user(uid: int) -> bool:
+    """Kill every process of `uid` until none is left (bounded; False if some are): only for a user no
+    one else runs as."""
+    return warden.kill_until_none(
+        lambda: [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)], KILL_SECONDS)
 
 
 def scrub(account: Account) -> None:
@@ -274,3 +282,37 @@ def ensure_users() -> list[Account]:
     """The sandbox users one grading runs at once, created if missing."""
     return [ensure_user(user_name(slot)) for slot in range(PROGRAMS_AT_ONCE)]
 
+
+def remove_users() -> tuple[list[str], bool]:
+    """Remove the sandbox users there are (needs root), each with all it left running or in the shared
+    folders: what happened to each, in words, and whether every one is gone. Each is first taken as a
+    program would take it, so one that a grading holds now is left, named."""
+    if not as_root():
+        raise SandboxError("only root can remove users")
+    said, all_gone = [], True
+    for slot in range(SLOTS):
+        name = user_name(slot)
+        if _account(name) is None:
+            continue
+        fd = os.open(_lock_dir() / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            account = _account(name)  # read again, now that no grading can make it anew
+            if account is None:
+                continue
+            if account.uid == 0 or account.gid == 0:
+                raise SandboxError("it has root's user or group id: it is not one the grader made")
+            if not kill_user(account.uid):
+                raise SandboxError(f"some of its processes would not die within {KILL_SECONDS:g} s")
+            scrub(account)
+            _shadow_tool(["userdel", name], lambda: _account(name) is None, "userdel failed")
+            said.append(f"removed {name} (uid {account.uid})")
+        except BlockingIOError:
+            said.append(f"{name} left: a grading running now is using it")
+            all_gone = False
+        except SandboxError as error:
+            said.append(f"{name} left: {error}")
+            all_gone = False
+        finally:
+            os.close(fd)
+    return said, all_gone

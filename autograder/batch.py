@@ -177,7 +177,9 @@ def run(paths: list[Path], rubric: Rubric, rubric_file: Path, out: Path | None, 
             print(f"error: {error}", file=sys.stderr)
             return 2
         jobs, note = at_once(jobs)
-        return _grade_all(submissions, notes + [note] * bool(note), Batch(out, rubric, rubric_file, jobs), force)
+        if note:
+            notes.append(note)
+        return _grade_all(submissions, notes, Batch(out, rubric, rubric_file, jobs), force)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -474,14 +474,28 @@ def _started(status: int) -> int | None:
             return pid
 
 
+USAGE = """usage: python -m autograder.sandbox --ensure-user | --remove-users
+
+  --ensure-user   create the users student programs run as (setup.sh does, as root)
+  --remove-users  remove them all, with whatever they still run or left in /tmp
+                  and the other folders everyone may write to (as root, when
+                  no grading runs: one that a grading holds is left, named)"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m autograder.sandbox --ensure-user`: create the sandbox users (setup.sh runs it as root)."""
-    if (sys.argv[1:] if argv is None else argv) != ["--ensure-user"]:
-        print("usage: python -m autograder.sandbox --ensure-user", file=sys.stderr)
+    """`python -m autograder.sandbox --ensure-user | --remove-users`: the sandbox users, made or removed."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in (["--ensure-user"], ["--remove-users"]):
+        print(USAGE, file=sys.stderr)
         return 2
     try:
-        for account in accounts.ensure_users():
-            print(f"student programs can run as {account.name} (uid {account.uid})")
+        if argv == ["--ensure-user"]:
+            for account in accounts.ensure_users():
+                print(f"student programs can run as {account.name} (uid {account.uid})")
+        else:
+            said, all_gone = accounts.remove_users()
+            print("\n".join(said) or "there are no sandbox users to remove")
+            return 0 if all_gone else 1
     except SandboxError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -76,8 +76,8 @@ def collect(paths: list[Path], scratch: Path) -> tuple[list[Submission], list[st
     for path in paths:
         if path.is_file() and export.is_export_zip(path):
             found += _from_export(export.unpack(path, scratch), notes)
-        elif path.is_dir() and export.metadata_in(path):
-            found += _from_export(export.metadata_in(path).parent, notes)
+        elif metadata := export.metadata_in(path):  # an export folder (metadata_in checks it is a folder)
+            found += _from_export(metadata.parent, notes)
         elif _collection(path):
             found += [Submission(_name(child), (child.resolve(),)) for child in _children(path)]
         else:

@@ -50,6 +50,11 @@ def _timed(argv: list[str], cwd: Path = ROOT, pin: bool = False, cpu: list[float
     return took
 
 
+def _cores() -> int:
+    """The cores this process may run on: fewer than the machine's under taskset or a container's cpuset."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _spread(samples: list[float]) -> dict:
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "runs": len(samples)}
 
@@ -104,7 +109,7 @@ def grading_speed(runs: int, scratch: Path, against: Path | None = None) -> dict
     result = {"grade": _spread(free), "bare_python": statistics.median(bare), "cpu": statistics.median(cpu)}
     result["ratio"] = result["grade"]["median"] / result["bare_python"]
     # Its processes' CPU time spread over every core, with none idle: no scheduling gets a lower ratio.
-    result["cpu_ratio"] = result["cpu"] / (os.cpu_count() or 1) / result["bare_python"]
+    result["cpu_ratio"] = result["cpu"] / _cores() / result["bare_python"]
     result["floor"] = statistics.median(floor)
     result["floor_ratio"] = result["floor"] / result["bare_python"]
     if pinned:
@@ -282,7 +287,7 @@ def main() -> int:
         against = checkout(args.against, scratch) if args.against else None
         data = {
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cores": os.cpu_count(),
+            "cores": _cores(),
             "python": platform.python_version(),
             "machine": platform.machine(),
             "against": args.against,

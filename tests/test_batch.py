@@ -290,7 +290,7 @@ def test_results_is_for_one_submission(tmp_path):
 # --- how many at once -----------------------------------------------------------
 
 
-def test_a_grading_runs_no_more_student_programs_than_the_batch_counts_on(monkeypatch):
+def test_a_grading_starts_as_many_student_programs_in_all_as_the_batch_counts_on_at_once(monkeypatch):
     launched = []
     launch = sandbox.launch
     monkeypatch.setattr(sandbox, "launch", lambda name, *args: launched.append(name) or launch(name, *args))

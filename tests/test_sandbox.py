@@ -7,6 +7,7 @@ users, the closed solution) run when the suite runs as root, as CI does.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -287,6 +288,45 @@ def test_the_sandbox_user_is_created_on_demand_and_setup_can_ask_for_it(capsys):
     assert f"student programs can run as {sandbox.SANDBOX_USER} (uid {pwd.getpwnam(sandbox.SANDBOX_USER).pw_uid})" in printed
     for slot in range(accounts.PROGRAMS_AT_ONCE):
         assert pwd.getpwnam(accounts.user_name(slot)).pw_uid != 0
+
+
+@needs_root
+def test_the_sandbox_users_are_removed_with_what_they_left_but_not_one_in_use(capsys):
+    """Removes every sandbox user of this machine; those one grading needs are made again at the end.
+    The last two slots play the parts: a grading running beside the suite is least likely to hold them."""
+    left, busy = (accounts.ensure_user(accounts.user_name(slot)) for slot in (accounts.SLOTS - 2, accounts.SLOTS - 1))
+    lingering = subprocess.Popen(["sleep", "1000"], user=left.uid, group=left.gid, start_new_session=True)
+    litter = Path("/tmp") / f"pingpong-litter-{os.getpid()}"
+    litter.write_text("left behind")
+    os.chown(litter, left.uid, left.gid)
+    held = os.open(accounts._lock_dir() / f"slot-{accounts.SLOTS - 1}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a grading running now holds it
+        assert sandbox.main(["--remove-users"]) == 1  # not all are gone
+        printed = capsys.readouterr().out.splitlines()
+        assert f"removed {left.name} (uid {left.uid})" in printed
+        assert f"{busy.name} left: a grading running now is using it" in printed
+        with pytest.raises(KeyError):
+            pwd.getpwnam(left.name)
+        assert pwd.getpwnam(busy.name).pw_uid == busy.uid
+        assert lingering.wait(timeout=10) == -signal.SIGKILL
+        assert not litter.exists()
+    finally:
+        os.close(held)
+        lingering.kill()
+        litter.unlink(missing_ok=True)
+    assert sandbox.main(["--remove-users"]) == 0  # let go, it goes too
+    assert f"removed {busy.name} (uid {busy.uid})" in capsys.readouterr().out.splitlines()
+    assert sandbox.main(["--remove-users"]) == 0
+    assert capsys.readouterr().out == "there are no sandbox users to remove\n"
+    assert sandbox.main(["--ensure-user"]) == 0  # made again, for what follows
+    assert sandbox.main(["--remove-users", "--ensure-user"]) == 2
+
+
+def test_only_root_removes_the_sandbox_users(monkeypatch, capsys):
+    monkeypatch.setattr(accounts, "as_root", lambda: False)
+    assert sandbox.main(["--remove-users"]) == 1
+    assert "error: only root can remove users" in capsys.readouterr().err
 
 
 def test_the_grade_says_once_when_student_code_was_not_sandboxed():
