@@ -82,7 +82,7 @@ def _compile(tree: Path) -> None:
 _FLOOR = """
 import os, sys
 program = [sys.executable, "-c", "pass"]
-warden = [sys.executable, "-I", "-S", "-c", "import os; a = %r; os.waitpid(os.posix_spawn(a[0], a, os.environ), 0)" % (program,)]
+warden = [sys.executable, "-I", "-S", "-c", "import posix; a = %r; posix.waitpid(posix.posix_spawn(a[0], a, {}), 0)" % (program,)]
 for pid in [os.posix_spawn(warden[0], warden, os.environ) for _ in range(4)]:
     os.waitpid(pid, 0)
 """
@@ -147,27 +147,45 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def latency(count: int) -> dict:
-    """Round trips through a relay server written on utils2, as a student would."""
-    env = {**os.environ, "PINGPONG_PORT": str(_free_port()), "PYTHONPATH": str(ROOT / "assignment")}
+def _round_trips(argv: list[str], tree: Path, count: int) -> dict:
+    """p50 and p99 of `count` round trips timed by the program `argv` (it prints them on stderr)."""
+    env = {**os.environ, "PINGPONG_PORT": str(_free_port()), "PYTHONPATH": str(tree / "assignment"),
+           "PYTHONUNBUFFERED": "1"}  # as the grader runs student programs: every printed line a write
     here = ROOT / "bench" / "latency"
     quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": here}
-    server = subprocess.Popen([PY, "relay_server.py"], stderr=subprocess.DEVNULL, **quiet)
-    client2 = subprocess.Popen([PY, "looping_client2.py"], stderr=subprocess.DEVNULL, **quiet)
+    helpers = []
+    if argv[0] == "pinger.py":  # a relay server and a client2 written on utils2, as a student would
+        helpers = [subprocess.Popen([PY, name], stderr=subprocess.DEVNULL, **quiet)
+                   for name in ("relay_server.py", "looping_client2.py")]
     try:
-        pinger = subprocess.run([PY, "pinger.py", str(count)], stderr=subprocess.PIPE, timeout=300, check=True, **quiet)
-        times = sorted(json.loads(pinger.stderr.decode().strip().splitlines()[-1]))
+        timer = subprocess.run([PY, *argv, str(count)], stderr=subprocess.PIPE, timeout=300, check=True, **quiet)
+        times = sorted(json.loads(timer.stderr.decode().strip().splitlines()[-1]))
     finally:
-        # Its work ended with the pinger's. Left alone, it would wait for client2 to leave, and client2
-        # for it: the bound below, 10 s of every bench, ran out every time. Killed, client2 sees it go.
-        server.kill()
-        for process in (server, client2):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    return {"pings": count, "p50_us": times[len(times) // 2] / 1000, "p99_us": times[int(len(times) * 0.99)] / 1000}
+        # The server's work ended with the pinger's. Left alone, it would wait for client2 to leave, and
+        # client2 for it: a bound of 10 s ran out at every bench. Killed, it lets client2 see it go.
+        for process in helpers:
+            process.kill()
+        for process in helpers:
+            process.wait()
+    return {"p50_us": times[len(times) // 2] / 1000, "p99_us": times[int(len(times) * 0.99)] / 1000}
+
+
+def latency(count: int, against: Path | None = None, rounds: int = 3) -> dict:
+    """Round trips through utils2 (and utils2 at the older commit, in turn with it), and over raw
+    sockets, the floor of any library: the median of `rounds` runs of each."""
+    trees = {"library": ROOT, "raw_sockets": ROOT, **({"against": against} if against else {})}
+    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            runs[name].append(_round_trips(["raw_sockets.py" if name == "raw_sockets" else "pinger.py"], tree, count))
+    result = {"pings": count, "rounds": rounds}
+    for name, found in runs.items():
+        middle = {key: statistics.median(run[key] for run in found) for key in ("p50_us", "p99_us")}
+        if name == "library":
+            result.update(middle)  # at the top, where results before these rows had it
+        else:
+            result[name] = middle
+    return result
 
 
 def _tree_rss(pid: int) -> int:
@@ -262,6 +280,12 @@ def markdown(data: dict) -> str:
     rows += [
         ("worst submission (both programs hang)", f"{w['seconds']:.2f} s ({w['ratio_to_limit']:.2f} x the {w['scenario_limit']:g} s scene limit)", "at most 3 x"),
         (f"latency over {lat['pings']} round trips, p50 / p99", f"{lat['p50_us']:.0f} / {lat['p99_us']:.0f} us", "p50 under 200 us"),
+    ]
+    for key, label in (("against", f"latency with utils2 at {data['against']}"),
+                       ("raw_sockets", "latency over raw sockets, no library: the floor")):
+        if key in lat:
+            rows.append((f"{label}, p50 / p99", f"{lat[key]['p50_us']:.0f} / {lat[key]['p99_us']:.0f} us", ""))
+    rows += [
         ("peak memory, one grading (whole tree)", f"{data['memory_one_mib']:.0f} MiB", ""),
     ]
     if "error" in b:
@@ -297,7 +321,7 @@ def main() -> int:
             "against": args.against,
             "grading": grading_speed(args.runs, scratch, against),
             "worst": worst_submission(scratch),
-            "latency": latency(args.pings),
+            "latency": latency(args.pings, against),
             "memory_one_mib": peak_memory([PY, "-m", "autograder", "grade", "solution", "--results", str(scratch / "m.json")]),
             "batch": batch_throughput(args.batch, scratch),
         }
