@@ -149,19 +149,31 @@ def _flocked(path: Path):
         os.close(fd)
 
 
+def _hold(folder: Path, slot: int) -> int | None:
+    """The lock of sandbox user `slot`, now held (close it to let go), or None if someone else holds it."""
+    fd = os.open(folder / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def take() -> tuple[Account, int]:
     """A sandbox user no other program is using, and the lock that keeps it ours: close it to give it back."""
     folder = _lock_dir()
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         for slot in range(SLOTS):
-            fd = os.open(folder / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                account = ensure_user(user_name(slot))  # its warden kills what a dead grader left running as it
-            except BlockingIOError:
-                os.close(fd)
+            fd = _hold(folder, slot)
+            if fd is None:
                 continue
+            try:
+                account = ensure_user(user_name(slot))  # its warden kills what a dead grader left running as it
             except BaseException:
                 os.close(fd)
                 raise
@@ -289,14 +301,18 @@ def remove_users() -> tuple[list[str], bool]:
     program would take it, so one that a grading holds now is left, named."""
     if not as_root():
         raise SandboxError("only root can remove users")
-    said, all_gone = [], True
+    said, all_gone, folder = [], True, None
     for slot in range(SLOTS):
         name = user_name(slot)
         if _account(name) is None:
             continue
-        fd = os.open(_lock_dir() / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        folder = folder or _lock_dir()
+        fd = _hold(folder, slot)
+        if fd is None:
+            said.append(f"{name} left: a grading running now is using it")
+            all_gone = False
+            continue
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             account = _account(name)  # read again, now that no grading can make it anew
             if account is None:
                 continue
@@ -307,9 +323,6 @@ def remove_users() -> tuple[list[str], bool]:
             scrub(account)
             _shadow_tool(["userdel", name], lambda: _account(name) is None, "userdel failed")
             said.append(f"removed {name} (uid {account.uid})")
-        except BlockingIOError:
-            said.append(f"{name} left: a grading running now is using it")
-            all_gone = False
         except SandboxError as error:
             said.append(f"{name} left: {error}")
             all_gone = False
