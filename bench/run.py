@@ -147,25 +147,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _round_trips(argv: list[str], tree: Path, count: int) -> dict:
-    """p50 and p99 of `count` round trips timed by the program `argv` (it prints them on stderr)."""
+# What each latency row times: the timer (it prints the round trips on stderr), and what it talks to.
+_LATENCY = {
+    "library": ("pinger.py", ("relay_server.py", "looping_client2.py")),  # on utils2, as a student would
+    "raw_sockets": ("raw_sockets.py", ()),  # it forks its own server and client2
+}
+
+
+def _round_trips(kind: str, tree: Path, count: int) -> dict:
+    """p50 and p99 of `count` round trips of one `kind`, with utils2 taken from `tree`."""
+    timer, helpers = _LATENCY[kind]
     env = {**os.environ, "PINGPONG_PORT": str(_free_port()), "PYTHONPATH": str(tree / "assignment"),
            "PYTHONUNBUFFERED": "1"}  # as the grader runs student programs: every printed line a write
-    here = ROOT / "bench" / "latency"
-    quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": here}
-    helpers = []
-    if argv[0] == "pinger.py":  # a relay server and a client2 written on utils2, as a student would
-        helpers = [subprocess.Popen([PY, name], stderr=subprocess.DEVNULL, **quiet)
-                   for name in ("relay_server.py", "looping_client2.py")]
+    quiet = {"stdout": subprocess.DEVNULL, "env": env, "cwd": ROOT / "bench" / "latency"}
+    running = [subprocess.Popen([PY, name], stderr=subprocess.DEVNULL, **quiet) for name in helpers]
     try:
-        timer = subprocess.run([PY, *argv, str(count)], stderr=subprocess.PIPE, timeout=300, check=True, **quiet)
-        times = sorted(json.loads(timer.stderr.decode().strip().splitlines()[-1]))
+        timed = subprocess.run([PY, timer, str(count)], stderr=subprocess.PIPE, timeout=300, check=True, **quiet)
+        times = sorted(json.loads(timed.stderr.decode().strip().splitlines()[-1]))
     finally:
         # The server's work ended with the pinger's. Left alone, it would wait for client2 to leave, and
         # client2 for it: a bound of 10 s ran out at every bench. Killed, it lets client2 see it go.
-        for process in helpers:
+        for process in running:
             process.kill()
-        for process in helpers:
+        for process in running:
             process.wait()
     return {"p50_us": times[len(times) // 2] / 1000, "p99_us": times[int(len(times) * 0.99)] / 1000}
 
@@ -173,18 +177,19 @@ def _round_trips(argv: list[str], tree: Path, count: int) -> dict:
 def latency(count: int, against: Path | None = None, rounds: int = 3) -> dict:
     """Round trips through utils2 (and utils2 at the older commit, in turn with it), and over raw
     sockets, the floor of any library: the median of `rounds` runs of each."""
-    trees = {"library": ROOT, "raw_sockets": ROOT, **({"against": against} if against else {})}
-    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    rows = {"library": ("library", ROOT), "raw_sockets": ("raw_sockets", ROOT),
+            **({"against": ("library", against)} if against else {})}
+    runs: dict[str, list[dict]] = {row: [] for row in rows}
     for _ in range(rounds):
-        for name, tree in trees.items():
-            runs[name].append(_round_trips(["raw_sockets.py" if name == "raw_sockets" else "pinger.py"], tree, count))
+        for row, (kind, tree) in rows.items():
+            runs[row].append(_round_trips(kind, tree, count))
     result = {"pings": count, "rounds": rounds}
-    for name, found in runs.items():
+    for row, found in runs.items():
         middle = {key: statistics.median(run[key] for run in found) for key in ("p50_us", "p99_us")}
-        if name == "library":
+        if row == "library":
             result.update(middle)  # at the top, where results before these rows had it
         else:
-            result[name] = middle
+            result[row] = middle
     return result
 
 
