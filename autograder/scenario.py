@@ -27,7 +27,7 @@ SCENARIOS = ("client2", "server", "together")
 
 @dataclass(frozen=True)
 class Limits(sandbox.Caps):  # and what each student program may use: memory_mib, cpu_seconds, ...
-    scenario_seconds: float = 5.0  # the whole scene, from start to hang-up
+    scenario_seconds: float = 5.0  # the whole scene, from its programs' start to hang-up
     settle_seconds: float = 1.0  # after the exchange, longest wait for a busy program to go quiet (see rubric.toml)
     exit_seconds: float = 1.0  # how long programs get to end by themselves after the exchange
 

@@ -14,6 +14,7 @@ the harness, like a program waiting for a message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -129,6 +130,26 @@ def test_a_server_that_computes_then_makes_up_the_ping_fails_however_slow_its_wa
     graded = grading.grade([CATALOGUE / entry], rubric.load())
     scores = {v.test.key: v.score for v in graded.verdicts if v.test.points}
     assert len(scores) == 4 and scores == {key: expected[key] for key in scores}, scores
+
+
+# A warden that loses the CPU before it starts its program: on a loaded machine, the harness's own
+# start (a sandbox user made, a warden's Python, the kill of what a user's last program left) can
+# take longer than a whole scene.
+STALLED_WARDEN = sandbox._RUN_WARDEN.replace("warden.run()", "warden.time.sleep(1.2)\nwarden.run()")
+
+
+def test_the_time_the_harness_takes_to_start_a_program_is_not_the_programs(monkeypatch):
+    """A scene's time limit counts from its programs' start. Counted from the scene's own, a slow
+    start left the solution's programs no time, and it scored 0 (once in CI, two catalogue entries
+    whose scenes ran out of time before the programs could answer)."""
+    assert STALLED_WARDEN != sandbox._RUN_WARDEN
+    monkeypatch.setattr(sandbox, "_RUN_WARDEN", STALLED_WARDEN)
+    loaded = rubric.load()
+    brief = dataclasses.replace(loaded, limits=dataclasses.replace(loaded.limits, scenario_seconds=1.0))
+    graded = grading.grade([SOLUTION], brief)
+    assert graded.seconds > 1.2, "the warden was not slowed: this test tests nothing"
+    failed = {v.test.key: v.output for v in graded.verdicts if not v.passed}
+    assert not failed and graded.score == graded.max_score, failed
 
 
 def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_grading_goes_on():
