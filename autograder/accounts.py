@@ -25,7 +25,6 @@ import fcntl
 import getpass
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import warden
+from . import leftovers, warden
 from .handout import ROOT, SOLUTION
 
 SANDBOX_USER = "pingpong-student"
@@ -47,7 +46,6 @@ WAIT_SECONDS = 10.0  # for a free sandbox user
 KILL_SECONDS = 5.0  # to kill every process of a user
 SECRETS = (SOLUTION, ROOT / "autograder")  # closed to other users when grading as root
 PATH = "/usr/local/bin:/usr/bin:/bin"
-SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")  # where any user may write
 
 
 class SandboxError(RuntimeError):
@@ -191,29 +189,6 @@ def kill_user(uid: int) -> bool:
         lambda: [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)], KILL_SECONDS)
 
 
-def scrub(account: Account) -> None:
-    """Remove what `account` left in the folders everyone may write to.
-
-    A program can write there, not only in its own folder; what it left is
-    known for sure by its owner, as no one else runs as that user.
-    """
-    for base in SHARED_FOLDERS:
-        try:
-            entries = list(os.scandir(base))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid != account.uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-
-
 def seal() -> None:
     """Close the reference solution and the grader to other users (setup.sh does so on Gradescope too)."""
     for path in SECRETS:
@@ -320,7 +295,7 @@ def remove_users() -> tuple[list[str], bool]:
                 raise SandboxError("it has root's user or group id: it is not one the grader made")
             if not kill_user(account.uid):
                 raise SandboxError(f"some of its processes would not die within {KILL_SECONDS:g} s")
-            scrub(account)
+            leftovers.remove(account.uid)
             _shadow_tool(["userdel", name], lambda: _account(name) is None, "userdel failed")
             said.append(f"removed {name} (uid {account.uid})")
         except SandboxError as error:

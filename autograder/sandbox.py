@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import accounts, warden
+from . import accounts, leftovers, warden
 from .accounts import SANDBOX_USER, SandboxError, caveats, scratch  # noqa: F401 - the sandbox's face to the grader
 
 OUTPUT_CAP = 64 * 1024  # bytes of each stream kept for the report: head and tail
@@ -248,14 +248,14 @@ class Program:
 
 def _make_sure(keeper: subprocess.Popen, account: accounts.Account | None) -> None:
     """After the warden: if it did not end well, kill what may be left of its program the surest way
-    there is; as root, remove what the program's user left in the shared folders."""
+    there is; as root, remove what the program's user left in the shared folders and in System V IPC."""
     if account is None:
         if keeper.returncode != 0 and _HAS_PROC:
             _kill_stragglers(keeper.pid)
         return
     if keeper.returncode != 0:  # the warden could not make sure: nothing else runs as this user
         accounts.kill_user(account.uid)
-    accounts.scrub(account)
+    leftovers.remove(account.uid)
 
 
 def stop_all(programs: list[Program], grace: float = 0.0) -> list[ProgramRun]:

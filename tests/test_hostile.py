@@ -14,6 +14,7 @@ own, so a fork bomb in one entry does not stop the others' programs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -64,6 +65,7 @@ CATALOGUE = {
     "loops_forever": Entry(BOTH, 0, HANGING),
     "kills_its_parent": Entry(BOTH, 100, score_not_root=0),
     "kills_everything": Entry(BOTH, 100, root_only=True),
+    "leaves_ipc": Entry(CLIENT2, 100, root_only=True),  # not root, what it makes is the user's own
 }
 
 
@@ -173,6 +175,25 @@ def test_the_message_names_what_went_wrong(graded, name, words):
 def test_output_kept_is_head_and_tail_with_a_note(graded):
     said = everything_said(graded["prints_megabytes"].results)
     assert "some output was left out" in said
+
+
+def _system_v_ipc(key: int) -> list[str]:
+    """What System V IPC objects the key names now, as 'kind: row'."""
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}", encoding="ascii") as stream:
+            found += [f"{kind}: {row}" for row in stream.read().splitlines()[1:] if int(row.split()[0]) == key]
+    return found
+
+
+@pytest.mark.skipif(not (AS_ROOT and Path("/proc/sysvipc").is_dir()), reason="as root, on Linux")
+def test_system_v_ipc_a_program_made_is_removed(graded):
+    """Shared memory, semaphores and message queues outlive the processes that made them: left,
+    a batch of hostile submissions could hold all the machine's memory after the last one ended."""
+    result = graded["leaves_ipc"]
+    assert result.results["score"] == 100, everything_said(result.results)  # so it made them: see the prelude
+    key = int.from_bytes(hashlib.sha256(result.token.encode()).digest()[:4], "big") & 0x7FFFFFFF
+    assert _system_v_ipc(key) == []
 
 
 
