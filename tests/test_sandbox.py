@@ -73,6 +73,22 @@ print(os.getuid())
     assert (int(uid) != 0) == AS_ROOT
 
 
+@pytest.mark.skipif(not Path("/proc/self/oom_score_adj").exists(), reason="Linux's OOM killer")
+def test_a_program_is_the_first_to_go_when_memory_runs_out(place):
+    """A program forking as many processes as it may, each as large as it may be, can fill the
+    machine; the kernel then kills the largest process, which must not be the grader."""
+    result = run(place, """
+import os
+child = os.fork()
+if child:
+    os.waitpid(child, 0)
+print("child" if child == 0 else "program", open("/proc/self/oom_score_adj").read().strip())
+""")
+    assert result.stdout.text.splitlines() == ["child 1000", "program 1000"], result
+    with open("/proc/self/oom_score_adj", encoding="ascii") as stream:
+        assert int(stream.read()) < 1000  # the grader is not
+
+
 def test_a_program_takes_the_compiled_library_its_folder_holds(place):
     """Compiling utils2 costs every program 5 to 10 ms of CPU at its start: each gets it compiled,
     in a file its Python takes (`-v` says where code comes from) and its user may read."""
