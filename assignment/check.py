@@ -157,6 +157,8 @@ class Scene:
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.dropped = []  # roles that connected a second time to the server the checker plays
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
+        self.last_seen = {}  # program name -> its state (referee.READY, ...) when last looked at
+        self.undelivered = {}  # program name -> its state, if it held up the run to the end (never ready)
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -279,7 +281,8 @@ class Scene:
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        if referee.state(pids) != referee.READY:
+        now = self.last_seen[program.name] = referee.state(pids)
+        if now != referee.READY:
             return False
         return self._nothing_readable() and referee.state(pids) == referee.READY
 
@@ -420,7 +423,11 @@ class Scene:
             self._handle(key)
         for link in list(self.links):
             self._flush(link)
+            if link.open and link.outbox and link.program is not None:  # held to the end: keep why
+                self.undelivered[link.program.name] = self.last_seen.get(link.program.name, "")
             self._closed(link)
+        if not self.left():  # the run waited to the end for a program to be ready (to settle)
+            self.undelivered.update((name, seen) for name, seen in self.last_seen.items() if seen != referee.READY)
         end = time.monotonic() + EXIT_SECONDS
         runs = {name: p.stop(end - time.monotonic()) for name, p in self.programs.items()}
         self.selector.close()
@@ -431,9 +438,10 @@ class Scene:
 
 
 class Trace:
-    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None, unlogged=0):
+    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None, unlogged=0, undelivered=None):
         self.run, self.events, self.runs = run, tuple(events), runs or {}
         self.missing, self.greeted_as, self.unlogged = missing, greeted_as or {}, unlogged
+        self.undelivered = undelivered or {}  # program name -> its state when messages for it were held
 
 
 def run_client2(folder):
@@ -455,7 +463,7 @@ def run_client2(folder):
         listening.close()
         runs = scene.close()
     return Trace("client2", scene.events, runs, greeted_as={"client2": link.peer} if link else {},
-                 unlogged=scene.unlogged)
+                 unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
 def run_server(folder):
@@ -475,7 +483,7 @@ def run_server(folder):
         scene.settle()
     finally:
         runs = scene.close()
-    return Trace("server", scene.events, runs, unlogged=scene.unlogged)
+    return Trace("server", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
 def run_together(folder):
@@ -499,7 +507,7 @@ def run_together(folder):
         for_client2.close()
         for_client1.close()
         runs = scene.close()
-    return Trace("together", scene.events, runs, unlogged=scene.unlogged)
+    return Trace("together", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
 RUNS = {"client2": (run_client2, (CLIENT2,)), "server": (run_server, (SERVER,)),
@@ -549,10 +557,11 @@ def explain(expected, trace, judgement):
     programs = [(name, trace.runs[name]) for name in referee.ROLES_OF[trace.run] if name in trace.runs]
     crashed = next(((name, run) for name, run in programs if run.crashed), None)
     stopped = next((name for name, run in programs if run.killed), "")
+    sleeping = next((name for name, _ in programs if trace.undelivered.get(name) == referee.SLEEPING), "")
     lines.append("      Hint: " + referee.hint(judgement, crashed=crashed[0] if crashed else "",
                                               crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
                                               stopped=stopped, seconds=SCENE_SECONDS,
-                                              flooded=bool(trace.unlogged)))
+                                              flooded=bool(trace.unlogged), sleeping=sleeping))
     for name, run in programs:
         status = "was still running, so it was stopped" if run.killed else "exited with status {}".format(run.returncode)
         lines.append("      Your {} {}.".format(name, status))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from . import readiness
 from .handout import referee
 from .rules import Judgement
 from .sandbox import ProgramRun
@@ -43,22 +44,25 @@ def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
         return (f"Your program connected to the server a second time as {trace.dropped[0]}; the server drops a "
                 "second client of the same name, so nothing sent on that connection arrives. Use the one "
                 "client the file makes at the top.")
+    sleeping = next((name for name, _ in runs if trace.undelivered.get(name) == readiness.SLEEPING), "")
     return referee.hint(judgement, crashed=crashed[0] if crashed else "",
                         crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
-                        stopped=stopped, seconds=limits.scenario_seconds, flooded=bool(trace.unlogged))
+                        stopped=stopped, seconds=limits.scenario_seconds, flooded=bool(trace.unlogged),
+                        sleeping=sleeping)
 
 
 def _accountable(trace: Trace) -> tuple[str, ...]:
     """The student programs whose run can explain a failure in this scene.
 
     Together, once the Ping has reached client2 and client2 has sent nothing
-    back, the exchange waits on client2 alone: the server that then stops
-    because client2 left is not the one to look at.
+    back, or the Ping waited to the end for client2 to be ready for it, the
+    exchange waits on client2 alone: the server that then stops because
+    client2 left is not the one to look at.
     """
     mine = ROLE_OF[trace.scenario]
     if trace.scenario == "together":
         delivered = any(e.frame == "Ping" and e.dst == "client2" and e.passed != NEVER for e in trace.events)
-        if delivered and not any(e.src == "client2" for e in trace.events):
+        if "client2" in trace.undelivered or (delivered and not any(e.src == "client2" for e in trace.events)):
             return ("client2",)
     return mine
 

@@ -43,6 +43,7 @@ class Trace:
     greeted_as: dict[str, str] = field(default_factory=dict)  # program -> role it claimed
     dropped: tuple[str, ...] = ()  # roles that connected a second time and were dropped, as the server does
     unlogged: int = 0  # frames past the log's end (the scene ended there)
+    undelivered: dict[str, str] = field(default_factory=dict)  # program -> its state when frames for it were held
 
 
 def _workspace(root: Path, name: str, student_file: Path) -> Path:
@@ -75,7 +76,7 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
         listening.close()
         runs = scene.close(limits.exit_seconds)
     return Trace("client2", tuple(scene.events), runs, greeted_as=claimed, dropped=tuple(scene.dropped),
-                 unlogged=scene.unlogged)
+                 unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
 def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
@@ -98,7 +99,7 @@ def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
         scene.settle()
     finally:
         runs = scene.close(limits.exit_seconds)
-    return Trace("server", tuple(scene.events), runs, unlogged=scene.unlogged)
+    return Trace("server", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
 def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
@@ -126,7 +127,7 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trac
     finally:
         tapping.close()
         runs = scene.close(limits.exit_seconds)
-    return Trace("together", tuple(scene.events), runs, unlogged=scene.unlogged)
+    return Trace("together", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
 _SCRIPTS = {"client2": _client2, "server": _server, "together": _together}

@@ -73,6 +73,8 @@ class Scene:
         self._taps: dict[socket.socket, tuple[int, sandbox.Program | None, sandbox.Program | None, str]] = {}
         self._served: dict[socket.socket, str] = {}
         self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
+        self._held_as: dict[str, str] = {}  # program -> its state (SLEEPING, BUSY) when a frame for it was last held
+        self.undelivered: dict[str, str] = {}  # program -> that state, if frames for it were held to the end
         self._pidfds: list[int] = []
 
     def now(self) -> float:
@@ -233,8 +235,12 @@ class Scene:
         now = readiness.state(program.tree())
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
-            return bounded and self.now() - since >= self.settle_seconds
+            if bounded and self.now() - since >= self.settle_seconds:
+                return True
+            self._held_as[program.name] = now
+            return False
         if now == readiness.SLEEPING:
+            self._held_as[program.name] = now
             return False
         return self._nothing_readable() and readiness.state(program.tree()) == readiness.READY
 
@@ -401,6 +407,8 @@ class Scene:
             self._handle(key)
         for point in self.endpoints:
             self._flush(point)
+            if point.open and point.outbox and point.student is not None:  # held to the end: why it was is kept
+                self.undelivered[point.student.name] = self._held_as.get(point.student.name, "")
             self._closed(point)
         runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), grace)))
         for fd in self._pidfds:

@@ -30,7 +30,7 @@ HANG_SECONDS = 15.0  # a grading where both programs hang takes about 6 s; the i
 # Entries whose verdict once hung on timing: graded again and again, they must not waver.
 TRICKY = ("cheat_client2_pong_before_ping", "cheat_server_forges_the_pong", "cheat_server_echoes",
           "cheat_client2_two_pongs", "solution", "cheat_client2_pong_then_exits_at_once",
-          "cheat_server_forwards_the_ping_twice", "cheat_client2_spins_then_pongs")
+          "cheat_server_forwards_the_ping_twice", "cheat_client2_spins_then_pongs", "cheat_client2_timer_pongs")
 REPEATS = 5
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grading, rubric
-from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, referee
 
 from test_exchange import find_python38
 
@@ -216,3 +216,15 @@ def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_the_che
         server.close()
         tapping.close()
         scene.close()
+
+
+@pytest.mark.skipif(not referee.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
+    """Its thread waits in a loop with a timeout: the Ping is held to the end, in both checks that
+    need client2, and the hint says why, as the autograder's does."""
+    entry = CATALOGUE / "client2_keeps_a_thread_waiting_with_a_timeout"
+    done = _check(_handout_with(entry, tmp_path / "student"))
+    hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
+    assert len(hints) == 2, done.stdout
+    assert all("Your client2 never got the message meant for it: it was sleeping by the clock" in hint
+               for hint in hints), done.stdout

@@ -40,3 +40,29 @@ def test_a_program_blocked_on_input_is_waiting():
         reader.kill()
         reader.wait()
     assert seen[-1] == referee.READY, seen[-20:]
+
+
+# A second thread, blocked in its wait; the main thread blocked on input (the program's stdin).
+WAITS = {
+    "threading.Timer(60, ...)": ("threading.Timer(60, print).start()", referee.SLEEPING),
+    "Event().wait(60)": ("threading.Thread(target=threading.Event().wait, args=(60,)).start()", referee.SLEEPING),
+    "Queue().get(timeout=60)": ("threading.Thread(target=queue.Queue().get, kwargs={'timeout': 60}).start()",
+                                referee.SLEEPING),
+    "Event().wait()": ("threading.Thread(target=threading.Event().wait).start()", referee.READY),
+    "Lock().acquire() of a held lock": ("held = threading.Lock()\nheld.acquire()\n"
+                                        "threading.Thread(target=held.acquire).start()", referee.READY),
+}
+
+
+@pytest.mark.parametrize("wait", list(WAITS))
+def test_a_thread_waiting_with_a_timeout_sleeps_by_the_clock_and_one_without_waits(wait):
+    """threading.Timer and Event.wait(1) wake by the clock as time.sleep does: a Pong sent when they
+    do is as unprompted. A wait with no timeout ends only when another thread acts."""
+    start, expected = WAITS[wait]
+    waiter = program(f"import queue, sys, threading\n{start}\nsys.stdin.read()\n")
+    try:
+        seen = [referee.state([waiter.pid]) for _ in range(SAMPLES)]  # it starts, then both threads block
+    finally:
+        waiter.kill()
+        waiter.wait()
+    assert seen[-1] == expected, seen[-20:]
