@@ -94,6 +94,21 @@ def test_without_results_the_table_names_the_default_file(tmp_path):
     assert gradescope_results.check_file(tmp_path / "results" / "solution.json")["score"] == 100
 
 
+def test_a_reader_that_leaves_early_is_no_error(tmp_path):
+    """`python -m autograder grade ... | head -1`: the table's reader leaves before it is printed."""
+    results = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+    reading, writing = os.pipe()
+    os.close(reading)  # gone before the first line
+    try:
+        done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTION), "--results", str(results)],
+                              cwd=ROOT, env=env, stdout=writing, stderr=subprocess.PIPE, text=True, timeout=SECONDS)
+    finally:
+        os.close(writing)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert gradescope_results.check_file(results)["score"] == 100
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.skipif(not (ROOT / ".venv" / ".installed").exists(), reason="no .venv yet: `make test` makes it")
 def test_make_grade_prints_the_solutions_table(tmp_path):
