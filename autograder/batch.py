@@ -8,9 +8,9 @@ written atomically when its grading ends and the gradebook is rewritten
 after every one, so an interrupted batch keeps everything it finished, and
 the next run grades only the rest.
 
-Ctrl-C (or SIGTERM) is passed on to the running workers as SIGTERM: each stops its
-scenes the way a finished scene stops, killing every student program it
-started, and leaves no results; the batch waits for them before it exits.
+Ctrl-C (or SIGTERM) is passed on to the running workers as SIGTERM: each ends its
+scenes at once, killing every student program it started, and leaves no
+results; the batch waits for them before it exits.
 """
 
 from __future__ import annotations
@@ -240,9 +240,7 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
         except KeyboardInterrupt:
             interrupted = True
             progress.end()
-            limits = batch.rubric.limits
-            print(f"\nInterrupted: stopping the {batch.stop()} grading(s) in progress, which takes up to "
-                  f"{limits.scenario_seconds + limits.exit_seconds:g} s ...", flush=True)
+            print(f"\nInterrupted: stopping the {batch.stop()} grading(s) in progress ...", flush=True)
             for future in futures:
                 if future not in recorded and not future.cancel():
                     _record(future.result(), rows, batch, csv_path, None)

@@ -11,6 +11,7 @@ was worth. Scenes are independent and run side by side.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -57,8 +58,8 @@ def _workspace(root: Path, name: str, student_file: Path) -> Path:
     return folder
 
 
-def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits)
+def _client2(files: dict[str, Path | None], limits: Limits, root: Path, halt: int | None) -> Trace:
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits, halt)
     listening = scene.listener()
     folder = _workspace(root, "client2", files["client2_student.py"])
     client2 = scene.start("client2", folder / "client2_student.py", folder, listening.getsockname()[1])
@@ -79,8 +80,8 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace
                  unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
-def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits)
+def _server(files: dict[str, Path | None], limits: Limits, root: Path, halt: int | None) -> Trace:
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits, halt)
     listening = scene.listener()
     port = listening.getsockname()[1]
     folder = _workspace(root, "server", files["server_student.py"])
@@ -102,8 +103,8 @@ def _server(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
     return Trace("server", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
 
 
-def _together(files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits)
+def _together(files: dict[str, Path | None], limits: Limits, root: Path, halt: int | None) -> Trace:
+    scene = Scene(limits.scenario_seconds, limits.settle_seconds, limits, halt)
     listening, tapping = scene.listener(), scene.listener()
     port = listening.getsockname()[1]
     server_folder = _workspace(root, "server", files["server_student.py"])
@@ -138,22 +139,23 @@ _NEEDS = {
 }
 
 
-def play(name: str, files: dict[str, Path | None], limits: Limits, root: Path) -> Trace:
-    """Run one scene, or say which student files it lacked."""
+def play(name: str, files: dict[str, Path | None], limits: Limits, root: Path, halt: int | None = None) -> Trace:
+    """Run one scene, or say which student files it lacked. `halt`: a file that, once readable, ends it now."""
     missing = tuple(f for f in _NEEDS[name] if files.get(f) is None)
     if missing:
         return Trace(name, (), missing=missing)
-    return _SCRIPTS[name](files, limits, root)
+    return _SCRIPTS[name](files, limits, root, halt)
 
 
 def play_all(files: dict[str, Path | None], limits: Limits, root: Path) -> dict[str, Trace]:
     """Every scene, side by side, a thread each (plain threads: concurrent.futures costs 5 ms to import)."""
     traces: dict[str, Trace] = {}
     failures: list[BaseException] = []
+    halt, halting = os.pipe()
 
     def one(name: str) -> None:
         try:
-            traces[name] = play(name, files, limits, root)
+            traces[name] = play(name, files, limits, root, halt)
         except BaseException as error:  # noqa: BLE001 - raised below, in the caller's thread
             failures.append(error)
 
@@ -163,9 +165,14 @@ def play_all(files: dict[str, Path | None], limits: Limits, root: Path) -> dict[
     try:
         for thread in threads:
             thread.join()
-    finally:  # interrupted: each scene still stops its programs, in its own thread, before we go on
+    except BaseException:  # interrupted (Ctrl-C, a batch stopping): every scene ends now, not at its time limit
+        os.write(halting, b"!")
+        raise
+    finally:  # and still stops its programs, in its own thread, before we go on
         for thread in threads:
             thread.join()
+        os.close(halt)
+        os.close(halting)
     if failures:
         raise failures[0]
     return {name: traces[name] for name in SCENARIOS}

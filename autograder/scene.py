@@ -60,7 +60,8 @@ class Endpoint:
 class Scene:
     """One scenario's sockets, programs and log, with bounded waits for events."""
 
-    def __init__(self, seconds: float, settle_seconds: float, caps: sandbox.Caps | None = None) -> None:
+    def __init__(self, seconds: float, settle_seconds: float, caps: sandbox.Caps | None = None,
+                 halt: int | None = None) -> None:
         self.caps = caps  # what each student program may use (None: the sandbox's defaults)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + seconds
@@ -76,6 +77,9 @@ class Scene:
         self._held_as: dict[str, str] = {}  # program -> its state (SLEEPING, BUSY) when a frame for it was last held
         self.undelivered: dict[str, str] = {}  # program -> that state, if frames for it were held to the end
         self._pidfds: list[int] = []
+        self.halted = False  # told to end now (the grading was interrupted): no more waiting, no grace
+        if halt is not None:  # readable once the scene is to end: wakes every wait at once
+            self.selector.register(halt, selectors.EVENT_READ, "halt")
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -128,7 +132,8 @@ class Scene:
             # The scene's time is the programs' time: starting them (a sandbox user made, a warden
             # started, what a user's last program left killed) is the harness's, and takes longest
             # on a loaded machine, where charging it to the student would change the verdict.
-            self.deadline += time.monotonic() - begun
+            if not self.halted:
+                self.deadline += time.monotonic() - begun
             return programs
         finally:
             failure = None
@@ -295,6 +300,10 @@ class Scene:
         if data == "exit":
             self.selector.unregister(key.fileobj)
             return
+        if data == "halt":  # left unread: it stays readable, for every scene told by the same file
+            self.halted = True
+            self.deadline = min(self.deadline, time.monotonic())
+            return
         if isinstance(data, tuple):
             kind, student = data
             sock, _ = key.fileobj.accept()
@@ -402,7 +411,7 @@ class Scene:
     # --- ending ---------------------------------------------------------------
 
     def close(self, grace: float) -> dict[str, sandbox.ProgramRun]:
-        """Hang up every harness socket, give programs `grace` s to end, stop them."""
+        """Hang up every harness socket, give programs `grace` s to end (none if halted), stop them."""
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for point in self.endpoints:
@@ -410,7 +419,7 @@ class Scene:
             if point.open and point.outbox and point.student is not None:  # held to the end: why it was is kept
                 self.undelivered[point.student.name] = self._held_as.get(point.student.name, "")
             self._closed(point)
-        runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), grace)))
+        runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), 0.0 if self.halted else grace)))
         for fd in self._pidfds:
             os.close(fd)
         self.selector.close()

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from autograder import cli, rubric
 from autograder.handout import FOLDER, ROOT, SOLUTION
 
 import gradescope_results
+from survivors import open_folder, survivors
+from test_grade_catalogue import CATALOGUE
 
 SECONDS = 120  # a bound on one grading run; the solution takes under a second, a hang about 7 s
 
@@ -217,3 +220,40 @@ def test_a_grader_that_breaks_writes_results_that_say_so_and_exits_1(tmp_path, m
     assert data["output"].startswith("The autograder could not grade this submission; this is not your fault.")
     assert "RuntimeError: the grader's own bug, 42" in data["output"]
     assert f"{results} says so" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="looks for the student programs in /proc (Linux)")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_an_interrupted_grading_ends_at_once_not_when_its_scenes_time_is_up(tmp_path, signum):
+    """Ctrl-C, or a batch stopping its workers: every scene ends now and stops its programs. It used
+    to run on to its time limit first (a minute here), and a batch took that long to stop."""
+    slow = tmp_path / "rubric.toml"
+    slow.write_text(rubric.DEFAULT_FILE.read_text(encoding="utf-8").replace("scenario_seconds = 5.0",
+                                                                          "scenario_seconds = 60.0"))
+    assert rubric.load(slow).limits.scenario_seconds == 60.0
+    base = open_folder("pingpong-interrupted-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+    results = tmp_path / "results.json"
+    grader = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(CATALOGUE / "both_wait_forever"),
+                               "--results", str(results), "--rubric", str(slow)], cwd=ROOT,
+                              env=dict(env, TMPDIR=str(base)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + SECONDS
+        # No event announces a process: look again soon, within the bound. Four programs, and their wardens.
+        while len(survivors(str(base))) < 8:
+            assert grader.poll() is None and time.monotonic() < deadline, "the student programs never all ran"
+            time.sleep(0.01)
+        grader.send_signal(signum)
+        sent = time.monotonic()
+        stdout, stderr = grader.communicate(timeout=SECONDS)
+        took = time.monotonic() - sent
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+            grader.communicate()
+        left = survivors(str(base))
+        shutil.rmtree(base, ignore_errors=True)
+    assert grader.returncode == cli.INTERRUPTED, stdout + stderr
+    assert "the student programs were stopped, and no results were written" in stderr
+    assert not results.exists() and left == []
+    assert took < 10, f"it took {took:.1f} s to stop"
