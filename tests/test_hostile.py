@@ -213,9 +213,9 @@ def one(name):
         grade = grading.grade([work / name], rubric.load())
     except BaseException:  # shown whole in the failure, not lost on a thread's stderr
         import traceback
-        found[name] = [None, [traceback.format_exc()]]
-    else:
-        found[name] = [grade.score, list(grade.notes)]
+        found[name] = [None, [traceback.format_exc()], []]
+    else:  # what the student reads for each failed test: why, if a score is not the one expected
+        found[name] = [grade.score, list(grade.notes), [v.output for v in grade.verdicts if not v.passed]]
 for names in sys.argv[2:]:
     threads = [threading.Thread(target=one, args=(name,)) for name in names.split(",")]
     for thread in threads:
@@ -270,8 +270,8 @@ def test_grading_as_an_ordinary_user_works_with_limits_and_says_so_once():
         assert done.returncode == 0, done.stderr
         assert time.monotonic() - started < QUICK + HANGING
         found = json.loads(done.stdout)
-        assert {name: score for name, (score, _) in found.items()} == {**NOT_ROOT[0], **NOT_ROOT[1]}, json.dumps(found, indent=1)
-        for name, (_, notes) in found.items():  # said once, in the grade's notes
+        assert {name: score for name, (score, _, _) in found.items()} == {**NOT_ROOT[0], **NOT_ROOT[1]}, json.dumps(found, indent=1)
+        for name, (_, notes, _) in found.items():  # said once, in the grade's notes
             said = [note for note in notes if "Student code ran as" in note]
             assert len(said) == 1 and "ran as nobody" in said[0] and "without a sandbox user" in said[0], notes
         assert survivors(str(work)) == []
