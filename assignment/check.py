@@ -158,7 +158,7 @@ class Scene:
         self.dropped = []  # roles that connected a second time to the server the checker plays
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
         self.last_seen = {}  # program name -> its state (referee.READY, ...) when last looked at
-        self.undelivered = {}  # program name -> its state, if it held up the run to the end (never ready)
+        self.undelivered = {}  # program name -> its state, if a message for it was held to the end
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -278,6 +278,7 @@ class Scene:
         if program.exited():
             pids = program.left_behind()  # a process it forked may still send
             if not pids:
+                self.last_seen[program.name] = "gone"
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
@@ -426,8 +427,6 @@ class Scene:
             if link.open and link.outbox and link.program is not None:  # held to the end: keep why
                 self.undelivered[link.program.name] = self.last_seen.get(link.program.name, "")
             self._closed(link)
-        if not self.left():  # the run waited to the end for a program to be ready (to settle)
-            self.undelivered.update((name, seen) for name, seen in self.last_seen.items() if seen != referee.READY)
         end = time.monotonic() + EXIT_SECONDS
         runs = {name: p.stop(end - time.monotonic()) for name, p in self.programs.items()}
         self.selector.close()
@@ -499,6 +498,8 @@ def run_together(folder):
         tapped = lambda: any(k.greeted and k.partner is not None for k in scene.links)  # noqa: E731
         scene.wait(lambda: tapped() or client2.exited() or server.exited())
         scene.settle()
+        if not scene.left():  # client1 starts once your programs are ready for its Ping: they never were
+            scene.undelivered.update((name, seen) for name, seen in scene.last_seen.items() if seen != referee.READY)
         client1 = scene.start("client1", "client1.py", for_client1.getsockname()[1])
         back = lambda: any(e.dst == "client1" for e in scene.events)  # noqa: E731
         scene.wait(lambda: back() or client1.exited())

@@ -274,8 +274,8 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
     `crashed` / `stopped`: the name of your program that stopped with an
     error / was still running when the run's time was up, if one did.
     `flooded`: the run was ended at MAX_EVENTS frames. `sleeping`: the name
-    of your program that a message was held for, to the end, because it
-    was sleeping by the clock.
+    of your program that a message was held for, to the end, and that was
+    sleeping by the clock when last looked at.
     """
     if judgement.broken:
         why = judgement.broken.why
@@ -303,9 +303,9 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
     if judgement.missing.startswith("client2 connected saying"):
         return 'Create your client as Client("client2"): the server tells the clients apart by that name.'
     if sleeping:
-        return ("Your {} never got the message meant for it: it was sleeping by the clock (time.sleep, "
-                "threading.Timer, or a wait with a timeout such as Event.wait(1) or queue.get(timeout=1)) "
-                "each time it was looked at, and a message is handed only to a program that waits for one. "
+        return ("Your {} never got the message meant for it: when last looked at, it was sleeping by the "
+                "clock (time.sleep, threading.Timer, or a wait with a timeout such as Event.wait(1) or "
+                "queue.get(timeout=1)), and a message is handed only to a program that waits for one. "
                 "Wait for the message itself, with receive_message(), and do not sleep.".format(sleeping))
     if stopped:
         return ("Your {} was still running after {:g} s without doing this step: it may be waiting for "
@@ -326,16 +326,18 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
 READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
 _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
 # Syscall numbers: sleeping by the clock, and waits that sleep when given no files.
-# A thread waiting on another (a lock, an Event, a queue) waits in futex; given a timeout there, it
-# wakes by the clock as surely as from a sleep: threading.Timer, Event.wait(1), queue.get(timeout=1).
+# A thread waiting on another (a lock, an Event, a Condition, a queue) waits in futex, and one waiting
+# for a signal in rt_sigtimedwait; given a timeout there, it wakes by the clock as surely as from a
+# sleep: threading.Timer, Event.wait(1), queue.get(timeout=1), signal.sigtimedwait. Each is mapped to
+# the argument that holds its timeout (None there: no timeout).
 _ARCH = {
     "x86_64": {"sleep": {35, 230}, "no_files_sleep": {7, 23, 270, 271},  # nanosleep, clock_nanosleep; poll, select, pselect6, ppoll
-               "timed_if_given": {202, 449}},  # futex, futex_waitv: a timeout (the 4th argument) or none
+               "timed_if_given": {202: 3, 449: 3, 128: 2}},  # futex, futex_waitv, rt_sigtimedwait
     "aarch64": {"sleep": {101, 115}, "no_files_sleep": {72, 73},  # nanosleep, clock_nanosleep; pselect6, ppoll
-                "timed_if_given": {98, 449}},  # futex, futex_waitv
+                "timed_if_given": {98: 3, 449: 3, 137: 2}},  # futex, futex_waitv, rt_sigtimedwait
 }
 _MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
-_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "no_files_sleep": set(), "timed_if_given": set()})
+_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "no_files_sleep": set(), "timed_if_given": {}})
 
 
 def can_see_waiting():
@@ -397,8 +399,9 @@ def _sleeping_by_clock(thread):
     number = int(fields[0])
     if number in _SYSCALLS["sleep"]:
         return True
-    if number in _SYSCALLS["timed_if_given"] and len(fields) > 4:
-        return int(fields[4], 16) != 0
+    timeout_at = _SYSCALLS["timed_if_given"].get(number)
+    if timeout_at is not None and len(fields) > timeout_at + 1:  # fields[0] is the number: arguments follow
+        return int(fields[timeout_at + 1], 16) != 0
     # select(0, ...) and poll(NULL, 0, ...) are how some Pythons sleep (3.8-3.10: time.sleep).
     if number in _SYSCALLS["no_files_sleep"] and len(fields) > 2:
         count = fields[2] if number in (7, 271, 73) else fields[1]

@@ -55,14 +55,15 @@ def _accountable(trace: Trace) -> tuple[str, ...]:
     """The student programs whose run can explain a failure in this scene.
 
     Together, once the Ping has reached client2 and client2 has sent nothing
-    back, or the Ping waited to the end for client2 to be ready for it, the
-    exchange waits on client2 alone: the server that then stops because
+    back, or the Ping waited to the end for a client2 sleeping by the clock,
+    the exchange waits on client2 alone: the server that then stops because
     client2 left is not the one to look at.
     """
     mine = ROLE_OF[trace.scenario]
     if trace.scenario == "together":
         delivered = any(e.frame == "Ping" and e.dst == "client2" and e.passed != NEVER for e in trace.events)
-        if "client2" in trace.undelivered or (delivered and not any(e.src == "client2" for e in trace.events)):
+        held = trace.undelivered.get("client2") == readiness.SLEEPING
+        if held or (delivered and not any(e.src == "client2" for e in trace.events)):
             return ("client2",)
     return mine
 

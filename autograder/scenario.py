@@ -160,9 +160,9 @@ def play_all(files: dict[str, Path | None], limits: Limits, root: Path) -> dict[
             failures.append(error)
 
     threads = [threading.Thread(target=one, args=(name,), name=f"scene-{name}") for name in SCENARIOS]
-    for thread in threads:
-        thread.start()
     try:
+        for thread in threads:
+            thread.start()
         for thread in threads:
             thread.join()
     except BaseException:  # interrupted (Ctrl-C, a batch stopping): every scene ends now, not at its time limit
@@ -170,7 +170,8 @@ def play_all(files: dict[str, Path | None], limits: Limits, root: Path) -> dict[
         raise
     finally:  # and still stops its programs, in its own thread, before we go on
         for thread in threads:
-            thread.join()
+            if thread.ident is not None:  # started
+                thread.join()
         os.close(halt)
         os.close(halting)
     if failures:

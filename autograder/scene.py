@@ -74,7 +74,7 @@ class Scene:
         self._taps: dict[socket.socket, tuple[int, sandbox.Program | None, sandbox.Program | None, str]] = {}
         self._served: dict[socket.socket, str] = {}
         self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
-        self._held_as: dict[str, str] = {}  # program -> its state (SLEEPING, BUSY) when a frame for it was last held
+        self._seen_as: dict[str, str] = {}  # program -> its state (READY, BUSY, SLEEPING, "gone") when last looked at
         self.undelivered: dict[str, str] = {}  # program -> that state, if frames for it were held to the end
         self._pidfds: list[int] = []
         self.halted = False  # told to end now (the grading was interrupted): no more waiting, no grace
@@ -236,16 +236,13 @@ class Scene:
         delivered (`settle`), a program busy for that long is done enough.
         """
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
+            self._seen_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
-        now = readiness.state(program.tree())
+        now = self._seen_as[program.name] = readiness.state(program.tree())
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
-            if bounded and self.now() - since >= self.settle_seconds:
-                return True
-            self._held_as[program.name] = now
-            return False
+            return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
-            self._held_as[program.name] = now
             return False
         return self._nothing_readable() and readiness.state(program.tree()) == readiness.READY
 
@@ -417,7 +414,7 @@ class Scene:
         for point in self.endpoints:
             self._flush(point)
             if point.open and point.outbox and point.student is not None:  # held to the end: why it was is kept
-                self.undelivered[point.student.name] = self._held_as.get(point.student.name, "")
+                self.undelivered[point.student.name] = self._seen_as.get(point.student.name, "")
             self._closed(point)
         runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), 0.0 if self.halted else grace)))
         for fd in self._pidfds:

@@ -226,5 +226,5 @@ def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     done = _check(_handout_with(entry, tmp_path / "student"))
     hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
     assert len(hints) == 2, done.stdout
-    assert all("Your client2 never got the message meant for it: it was sleeping by the clock" in hint
+    assert all("Your client2 never got the message meant for it: when last looked at, it was sleeping" in hint
                for hint in hints), done.stdout

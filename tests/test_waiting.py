@@ -48,7 +48,11 @@ WAITS = {
     "Event().wait(60)": ("threading.Thread(target=threading.Event().wait, args=(60,)).start()", referee.SLEEPING),
     "Queue().get(timeout=60)": ("threading.Thread(target=queue.Queue().get, kwargs={'timeout': 60}).start()",
                                 referee.SLEEPING),
+    "signal.sigtimedwait(..., 60)": ("threading.Thread(target=signal.sigtimedwait, args=({signal.SIGUSR1}, 60)).start()",
+                                     referee.SLEEPING),
     "Event().wait()": ("threading.Thread(target=threading.Event().wait).start()", referee.READY),
+    "signal.sigwaitinfo(...)": ("threading.Thread(target=signal.sigwaitinfo, args=({signal.SIGUSR1},)).start()",
+                                referee.READY),
     "Lock().acquire() of a held lock": ("held = threading.Lock()\nheld.acquire()\n"
                                         "threading.Thread(target=held.acquire).start()", referee.READY),
 }
@@ -56,10 +60,10 @@ WAITS = {
 
 @pytest.mark.parametrize("wait", list(WAITS))
 def test_a_thread_waiting_with_a_timeout_sleeps_by_the_clock_and_one_without_waits(wait):
-    """threading.Timer and Event.wait(1) wake by the clock as time.sleep does: a Pong sent when they
-    do is as unprompted. A wait with no timeout ends only when another thread acts."""
+    """threading.Timer, Event.wait(1) and signal.sigtimedwait wake by the clock as time.sleep does: a
+    Pong sent when they do is as unprompted. A wait with no timeout ends only when something else acts."""
     start, expected = WAITS[wait]
-    waiter = program(f"import queue, sys, threading\n{start}\nsys.stdin.read()\n")
+    waiter = program(f"import queue, signal, sys, threading\n{start}\nsys.stdin.read()\n")
     try:
         seen = [referee.state([waiter.pid]) for _ in range(SAMPLES)]  # it starts, then both threads block
     finally:
