@@ -45,6 +45,9 @@ WARDEN = Path(warden.__file__).resolve()
 # Appended to the path, so nothing beside it can stand in for a standard module.
 _RUN_WARDEN = f"import sys; sys.path.append({str(WARDEN.parent)!r}); import warden; warden.run()"
 _HAS_PROC = Path("/proc/self/stat").exists()
+# Not root: room in the one count of processes for what starts beside a program while it runs. Not
+# more: the limit is what stops a fork bomb, and one with hundreds of places escapes its kill.
+BESIDE = 64
 _lock = threading.Lock()
 _done_once: set[str] = set()
 _wardens: set[int] = set()  # pids of running wardens: the grader's own children
@@ -419,8 +422,9 @@ def launch(name: str, script: Path, folder: Path, env: dict[str, str], pass_fds:
                  "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
         clean.update(env)
         # Not root, the limit on processes counts all of ours: the program gets that many more than
-        # we run now, and its warden (one more) besides.
-        processes = caps.processes + (0 if account is not None else accounts.tasks_of(os.getuid()) + 1)
+        # we run now, its warden (one more), and room for what starts beside it meanwhile (other
+        # programs, ours): counted against the same limit, they made an honest program's fork fail.
+        processes = caps.processes + (0 if account is not None else accounts.tasks_of(os.getuid()) + 1 + BESIDE)
         limits = [caps.cpu_seconds, caps.memory_mib * MIB, processes, caps.file_mib * MIB, caps.open_files]
         user = (account.uid, account.gid) if account is not None else (-1, -1)
         outputs = (tempfile.TemporaryFile(prefix=f"{name}-out-"), tempfile.TemporaryFile(prefix=f"{name}-err-"))
