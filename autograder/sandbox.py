@@ -45,9 +45,10 @@ WARDEN = Path(warden.__file__).resolve()
 # Appended to the path, so nothing beside it can stand in for a standard module.
 _RUN_WARDEN = f"import sys; sys.path.append({str(WARDEN.parent)!r}); import warden; warden.run()"
 _HAS_PROC = Path("/proc/self/stat").exists()
-# Not root: room in the one count of processes for what starts beside a program while it runs. Not
-# more: the limit is what stops a fork bomb, and one with hundreds of places escapes its kill.
-BESIDE = 64
+# Not root: room in the one count of processes for what starts beside a program while it runs (a
+# grading starts about 20). Not more: the limit is also what stops a fork bomb (with 256, one is still
+# killed in full, and runs to about 300 processes first).
+BESIDE = 128
 _lock = threading.Lock()
 _done_once: set[str] = set()
 _wardens: set[int] = set()  # pids of running wardens: the grader's own children

@@ -77,9 +77,13 @@ print(os.getuid())
 def test_a_program_is_the_first_to_go_when_memory_runs_out(place):
     """A program forking as many processes as it may, each as large as it may be, can fill the
     machine; the kernel then kills the largest process, which must not be the grader."""
-    with open("/proc/self/oom_score_adj", encoding="ascii") as stream:
-        if int(stream.read()) == 1000:
-            pytest.skip("the tests already run as the OOM killer's first choice: nothing to tell apart")
+    def own() -> int:
+        with open("/proc/self/oom_score_adj", encoding="ascii") as stream:
+            return int(stream.read())
+
+    before = own()
+    if before == 1000:
+        pytest.skip("the tests already run as the OOM killer's first choice: nothing to tell apart")
     result = run(place, """
 import os
 child = os.fork()
@@ -88,6 +92,7 @@ if child:
 print("child" if child == 0 else "program", open("/proc/self/oom_score_adj").read().strip())
 """)
     assert result.stdout.text.splitlines() == ["child 1000", "program 1000"], result
+    assert own() == before  # the grader's own stays as it was
 
 
 def test_a_program_takes_the_compiled_library_its_folder_holds(place):
