@@ -21,11 +21,13 @@ from . import warden
 SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")  # where any user may write
 
 
-def remove(uid: int) -> None:
-    """Remove all `uid` left in the shared folders, and in System V IPC what its warden's sweep, which
-    does that as the user, did not (a warden that failed; a user removed): as root, where root may."""
+def remove(uid: int, ipc: bool = True) -> None:
+    """Remove all `uid` left in the shared folders, and (`ipc`) in System V IPC: there only where its
+    warden's sweep, which does that as the user, did not (a warden that failed; a user removed); as
+    root, where root may."""
     _remove_files(uid)
-    warden.remove_ipc(uid)
+    if ipc:
+        warden.remove_ipc(uid)
 
 
 def _remove_files(uid: int) -> None:

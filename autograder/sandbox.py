@@ -259,7 +259,7 @@ def _make_sure(keeper: subprocess.Popen, account: accounts.Account | None) -> No
         return
     if keeper.returncode != 0:  # the warden could not make sure: nothing else runs as this user
         accounts.kill_user(account.uid)
-    leftovers.remove(account.uid)
+    leftovers.remove(account.uid, ipc=keeper.returncode != 0)  # a warden that ended well swept IPC itself
 
 
 def stop_all(programs: list[Program], grace: float = 0.0) -> list[ProgramRun]:
@@ -482,9 +482,10 @@ def _started(status: int) -> int | None:
 USAGE = """usage: python -m autograder.sandbox --ensure-user | --remove-users
 
   --ensure-user   create the users student programs run as (setup.sh does, as root)
-  --remove-users  remove them all, with whatever they still run or left in /tmp
-                  and the other folders everyone may write to (as root, when
-                  no grading runs: one that a grading holds is left, named)"""
+  --remove-users  remove them all, with whatever they still run or left behind
+                  (in /tmp and the other folders everyone may write to, and
+                  System V IPC objects), as root when no grading runs: one that
+                  a grading holds is left, named"""
 
 
 def main(argv: list[str] | None = None) -> int:
