@@ -238,13 +238,13 @@ class Scene:
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             self._seen_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
-        now = self._seen_as[program.name] = readiness.state(program.tree())
+        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account)
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
             return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
             return False
-        return self._nothing_readable() and readiness.state(program.tree()) == readiness.READY
+        return self._nothing_readable() and readiness.state(program.tree(), program.account) == readiness.READY
 
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:

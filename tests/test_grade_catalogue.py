@@ -9,6 +9,9 @@ and what the student would read.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from autograder import grading, report, rubric, scene
-from autograder.handout import FOLDER, SOLUTION
+from autograder.handout import FOLDER, ROOT, SOLUTION
 
 import gradescope_results
+from survivors import AS_ROOT, HAS_PROC
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
 EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
@@ -129,3 +133,42 @@ def test_a_server_gone_before_the_harness_connects_is_still_graded(monkeypatch):
     monkeypatch.setattr(scene.Scene, "connect", connect_late)
     got = grade(CATALOGUE / "server_syntax_error")
     assert got.scores() == deserved("server_syntax_error")
+
+
+# Docker leaves CAP_SYS_PTRACE out, and Gradescope grades in Docker. Root without it is not shown what
+# another user's thread waits in, unless it asks as that user (see autograder/readiness.py): before it
+# did, a client2 that slept and then sent a Pong scored 100 there.
+UNTRACED = ("solution", "cheat_client2_sleeps_then_pongs", "cheat_client2_timer_pongs",
+            "cheat_client2_hides_then_sleeps_then_pongs")
+# Gone from the bounding set, CAP_SYS_PTRACE is gone from what root's next program may have.
+WITHOUT_PTRACE = """
+import ctypes, os, sys
+if ctypes.CDLL(None, use_errno=True).prctl(24, 19) != 0:  # PR_CAPBSET_DROP, CAP_SYS_PTRACE
+    sys.exit(f"could not give up CAP_SYS_PTRACE: {os.strerror(ctypes.get_errno())}")
+os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+"""
+
+
+def _without_ptrace(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_PTRACE, *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not (AS_ROOT and HAS_PROC), reason="only root on Linux has CAP_SYS_PTRACE to give up")
+def test_as_root_without_cap_sys_ptrace_a_client2_that_sleeps_is_still_caught(tmp_path):
+    probe = _without_ptrace("-c", "print(open('/proc/self/status').read())")
+    assert probe.returncode == 0, probe.stderr
+    effective = next(line.split()[1] for line in probe.stdout.splitlines() if line.startswith("CapEff:"))
+    assert not int(effective, 16) >> 19 & 1, f"CAP_SYS_PTRACE is still there: {effective}"
+
+    def grade_untraced(name: str) -> dict:
+        results = tmp_path / f"{name}.json"
+        done = _without_ptrace("-m", "autograder", "grade", str(CATALOGUE / name), "--results", str(results))
+        assert done.returncode == 0, done.stderr
+        return json.loads(results.read_text(encoding="utf-8"))
+
+    with ThreadPoolExecutor(max_workers=len(UNTRACED)) as pool:
+        found = dict(zip(UNTRACED, pool.map(grade_untraced, UNTRACED)))
+    for name, results in found.items():
+        said = "\n\n".join(test.get("output", "") for test in results["tests"] if test["score"] < test["max_score"])
+        assert results["score"] == sum(EXPECTED[name][key] for key in GRADED), f"{name}: {EXPECTED[name]['about']}\n{said}"

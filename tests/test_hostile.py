@@ -35,6 +35,7 @@ from autograder.handout import ROOT, SOLUTION, STUDENT_FILES
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
 
 HOSTILE = Path(__file__).with_name("hostile")
+CHEATS = Path(__file__).with_name("catalogue")  # the scores catalogue, for an entry graded not root below
 # Bounds on a whole grading, loose enough for a loaded machine: a grading takes a second or two, or
 # a scene's time limit (5 s, scenes side by side) when a program must be stopped. That a program
 # did not stall (on its input, on its output) is checked apart, on what the student reads.
@@ -202,8 +203,10 @@ def test_system_v_ipc_a_program_made_is_removed(graded):
 # bomb would starve the programs of gradings running beside it (as root each program has its own).
 # Four daemons side by side: each forks twice, and must not fail for the gradings beside it, whose
 # processes count against the same user (one lost its 40 points once in CI; four lose them most runs).
+# Not root, nothing may see what a program that made itself not dumpable waits in: it hid, and is
+# never counted as waiting (before, it counted as waiting, and its sleep-then-Pong scored 100).
 NOT_ROOT = ({"solution": 100, "daemon": 100, "daemon-2": 100, "daemon-3": 100, "daemon-4": 100,
-             "kills_its_parent": 0}, {"fork_bomb": 40})
+             "kills_its_parent": 0, "cheat_client2_hides_then_sleeps_then_pongs": 40}, {"fork_bomb": 40})
 GRADE_AS_IS = """
 import json, sys, threading
 sys.path.insert(0, ".")
@@ -262,6 +265,8 @@ def test_grading_as_an_ordinary_user_works_with_limits_and_says_so_once():
         for name in (name for names in NOT_ROOT for name in names):
             if name == "solution":
                 shutil.copytree(SOLUTION, work / name)
+            elif (CHEATS / name).is_dir():
+                shutil.copytree(CHEATS / name, work / name)
             else:  # "daemon-2": another copy of "daemon"
                 build(name.split("-")[0], CATALOGUE[name.split("-")[0]], work / name, "", work / "results.json")
         for path in [work, *work.rglob("*")]:
