@@ -159,6 +159,7 @@ class Scene:
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
         self.last_seen = {}  # program name -> its state (referee.READY, ...) when last looked at
         self.undelivered = {}  # program name -> its state, if a message for it was held to the end
+        self.ports = set()  # of the checker's sockets: a program's wait on one ends when a message comes
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -181,6 +182,7 @@ class Scene:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))  # a port nothing else uses, chosen by the system
         sock.listen(8)
+        self.ports.add(sock.getsockname()[1])
         return sock
 
     def start_server(self, script):
@@ -235,6 +237,7 @@ class Scene:
     def _add(self, sock, me, peer, program):
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.ports.add(sock.getsockname()[1])
         link = Link(sock, me, peer, program)
         self.links.append(link)
         self.selector.register(sock, selectors.EVENT_READ, link)
@@ -282,10 +285,10 @@ class Scene:
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        now = self.last_seen[program.name] = referee.state(pids)
+        now = self.last_seen[program.name] = referee.state(pids, self.ports)
         if now != referee.READY:
             return False
-        return self._nothing_readable() and referee.state(pids) == referee.READY
+        return self._nothing_readable() and referee.state(pids, self.ports) == referee.READY
 
     def _nothing_readable(self):
         return not self._ready(0)

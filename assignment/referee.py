@@ -29,6 +29,7 @@ Standard library only, Python 3.8 or newer.
 from __future__ import annotations  # the types below are read by people, not run: no `typing` to import
 
 import os
+import struct
 from dataclasses import dataclass
 
 OTHER = {"client1": "client2", "client2": "client1"}
@@ -304,9 +305,10 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
         return 'Create your client as Client("client2"): the server tells the clients apart by that name.'
     if sleeping:
         return ("Your {} never got the message meant for it: when last looked at, it was sleeping by the "
-                "clock (time.sleep, threading.Timer, or a wait with a timeout such as Event.wait(1) or "
-                "queue.get(timeout=1)), and a message is handed only to a program that waits for one. "
-                "Wait for the message itself, with receive_message(), and do not sleep.".format(sleeping))
+                "clock (time.sleep, threading.Timer, a wait with a timeout such as Event.wait(1) or "
+                "queue.get(timeout=1) or on anything but its connection, or a timer: signal.alarm), and a "
+                "message is handed only to a program that waits for one. Wait for the message itself, with "
+                "receive_message(), and do not sleep.".format(sleeping))
     if stopped:
         return ("Your {} was still running after {:g} s without doing this step: it may be waiting for "
                 "a message that never comes, or stuck in a loop.".format(stopped, seconds))
@@ -316,28 +318,44 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
 # --- is a program waiting for a message? ----------------------------------------
 #
 # Asked of the kernel, not of the program: "waiting" means every thread is
-# blocked and none is merely sleeping by the clock (time.sleep, or a wait
-# with a timeout: threading.Timer, Event.wait(1)). A program that does
+# blocked, none of them in a wait that the clock ends. A program that does
 # time.sleep(1) and then sends a Pong it was never asked for is not waiting
 # for a Ping, and must not be handed one during its nap, or its unprompted
-# Pong would look like an answer. Linux only (/proc); elsewhere the answer
-# is always BUSY and the caller falls back on what it can see.
+# Pong would look like an answer. The clock ends:
+#   - a sleep (time.sleep), and a wait on another thread or for a signal
+#     with a timeout (threading.Timer, Event.wait(1), queue.get(timeout=1));
+#   - a wait on files with a timeout (select, poll, a socket's timeout),
+#     unless one of the files is a connection to the other side (`ports`):
+#     a message wakes that wait before its clock does;
+#   - a wait for SIGALRM (signal.alarm, signal.setitimer) or on a timerfd;
+#   - any wait at all, in a program that handles SIGALRM or has a POSIX
+#     timer: the timer's signal interrupts whatever it waits in.
+# Linux only (/proc); elsewhere the answer is always BUSY and the caller
+# falls back on what it can see.
 
 READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
 _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
-# Syscall numbers: sleeping by the clock, and waits that sleep when given no files.
-# A thread waiting on another (a lock, an Event, a Condition, a queue) waits in futex, and one waiting
-# for a signal in rt_sigtimedwait; given a timeout there, it wakes by the clock as surely as from a
-# sleep: threading.Timer, Event.wait(1), queue.get(timeout=1), signal.sigtimedwait. Each is mapped to
-# the argument that holds its timeout (None there: no timeout).
+_SIGALRM_BIT = 1 << 13  # signal 14, in /proc's signal masks
+# Syscall numbers. "sleep": sleeping by the clock. "timed_if_given": a wait on another thread (futex)
+# or for a signal (rt_sigtimedwait), mapped to the argument that holds its timeout (0 there: none).
+# "files": waits on files, as (how they are named, argument of the files, of their count, of the
+# timeout, and whether the timeout is in milliseconds (-1: none) or behind a pointer (0: none)).
 _ARCH = {
-    "x86_64": {"sleep": {35, 230}, "no_files_sleep": {7, 23, 270, 271},  # nanosleep, clock_nanosleep; poll, select, pselect6, ppoll
-               "timed_if_given": {202: 3, 449: 3, 128: 2}},  # futex, futex_waitv, rt_sigtimedwait
-    "aarch64": {"sleep": {101, 115}, "no_files_sleep": {72, 73},  # nanosleep, clock_nanosleep; pselect6, ppoll
-                "timed_if_given": {98: 3, 449: 3, 137: 2}},  # futex, futex_waitv, rt_sigtimedwait
+    "x86_64": {"sleep": {35, 230},  # nanosleep, clock_nanosleep
+               "timed_if_given": {202: 3, 449: 3, 128: 2},  # futex, futex_waitv, rt_sigtimedwait
+               "signal_wait": 128, "reads": {0, 17, 19},  # rt_sigtimedwait; read, pread64, readv
+               "files": {7: ("poll", 0, 1, 2, "ms"), 271: ("poll", 0, 1, 2, "ptr"),  # poll, ppoll
+                         23: ("select", 1, 0, 4, "ptr"), 270: ("select", 1, 0, 4, "ptr"),  # select, pselect6
+                         232: ("epoll", 0, None, 3, "ms"), 281: ("epoll", 0, None, 3, "ms"),  # epoll_(p)wait
+                         441: ("epoll", 0, None, 3, "ptr")}},  # epoll_pwait2
+    "aarch64": {"sleep": {101, 115},
+                "timed_if_given": {98: 3, 449: 3, 137: 2},
+                "signal_wait": 137, "reads": {63, 65, 67},
+                "files": {73: ("poll", 0, 1, 2, "ptr"), 72: ("select", 1, 0, 4, "ptr"),
+                          22: ("epoll", 0, None, 3, "ms"), 441: ("epoll", 0, None, 3, "ptr")}},
 }
 _MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
-_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "no_files_sleep": set(), "timed_if_given": {}})
+_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "timed_if_given": {}, "signal_wait": None, "reads": set(), "files": {}})
 
 
 def can_see_waiting():
@@ -345,11 +363,16 @@ def can_see_waiting():
     return os.path.exists("/proc/self/stat")
 
 
-def state(pids):
-    """READY, BUSY or SLEEPING for the processes `pids` taken together."""
+def state(pids, ports=None):
+    """READY, BUSY or SLEEPING for the processes `pids` taken together.
+
+    `ports`: the local ports of the sockets on the other side of the
+    program's connections (None: any TCP connection counts as one).
+    """
     if not can_see_waiting():
         return BUSY
     answer = READY
+    caught = {}  # pid -> the signals it handles (the same for all its threads)
     for pid in pids:
         try:
             tasks = os.listdir("/proc/{}/task".format(pid))
@@ -357,30 +380,33 @@ def state(pids):
             continue  # gone
         for task in tasks:
             thread = "/proc/{}/task/{}".format(pid, task)
-            letter = _state_letter(thread)
+            letter, caught[pid] = _stat(thread)
             if letter is None or letter in ("Z", "X"):
                 continue
             if letter not in _BLOCKED:
                 return BUSY
-            clock = _sleeping_by_clock(thread)
+            clock = _sleeping_by_clock(pid, thread, ports)
             if clock is None:
                 return BUSY
             if clock:
                 answer = SLEEPING
+    if answer == READY and any(_has_a_timer(pid, signals) for pid, signals in caught.items()):
+        return SLEEPING
     return answer
 
 
-def _state_letter(thread):
+def _stat(thread):
+    """The thread's state letter, and the signals its process handles (a mask); None, 0 if gone."""
     try:
-        with open(thread + "/stat", "rb") as stream:
-            raw = stream.read().decode("ascii", "replace")
+        raw = _read(thread + "/stat").decode("ascii", "replace")
     except OSError:
-        return None
-    return raw[raw.rfind(")") + 2:][:1]
+        return None, 0
+    fields = raw[raw.rfind(")") + 2:].split()
+    return fields[0][:1] if fields else None, int(fields[31]) if len(fields) > 31 else 0
 
 
-def _sleeping_by_clock(thread):
-    """True if the thread is blocked in a timed sleep; False if not, or unknown; None if it is running.
+def _sleeping_by_clock(pid, thread, ports):
+    """True if the thread is blocked in a wait the clock ends; False if not, or unknown; None if it is running.
 
     None: the state letter said blocked, but the thread woke up before its
     syscall could be read. The letter is old news then, and "blocked, not
@@ -388,8 +414,7 @@ def _sleeping_by_clock(thread):
     about to act, not waiting.
     """
     try:
-        with open(thread + "/syscall") as stream:
-            fields = stream.read().split()
+        fields = _read(thread + "/syscall").decode("ascii", "replace").split()
     except OSError:
         return False  # not ours to read: judge by the state letter alone
     if fields[:1] == ["running"]:
@@ -397,15 +422,129 @@ def _sleeping_by_clock(thread):
     if not fields or not fields[0].lstrip("-").isdigit():
         return False  # "running" or "-1": not in a syscall
     number = int(fields[0])
+    args = [int(field, 16) for field in fields[1:7]]
     if number in _SYSCALLS["sleep"]:
         return True
+    if len(args) < 6:
+        return False
     timeout_at = _SYSCALLS["timed_if_given"].get(number)
-    if timeout_at is not None and len(fields) > timeout_at + 1:  # fields[0] is the number: arguments follow
-        return int(fields[timeout_at + 1], 16) != 0
-    # select(0, ...) and poll(NULL, 0, ...) are how some Pythons sleep (3.8-3.10: time.sleep).
-    if number in _SYSCALLS["no_files_sleep"] and len(fields) > 2:
-        count = fields[2] if number in (7, 271, 73) else fields[1]
-        return int(count, 16) == 0
+    if timeout_at is not None and args[timeout_at] != 0:
+        return True
+    try:
+        if number == _SYSCALLS["signal_wait"]:  # for SIGALRM, which signal.alarm sends, or a timer's signal?
+            waited = int.from_bytes(_memory(thread, args[0], 8), "little")
+            return bool(waited & _SIGALRM_BIT) or bool(waited) and _has_posix_timers(pid)
+        if number in _SYSCALLS["reads"]:
+            return _is_timerfd(pid, args[0])
+        wait = _SYSCALLS["files"].get(number)
+        if wait is None:
+            return False
+        kind, files_at, count_at, timeout_at, unit = wait
+        files = _watched(pid, thread, kind, args, files_at, count_at)
+    except (OSError, ValueError, struct.error):
+        return False  # cannot tell: judge by the state letter alone
+    timeout = args[timeout_at]
+    if unit == "ms" and (timeout & 0xFFFFFFFF) >= 0x80000000 or unit == "ptr" and timeout == 0:
+        return any(_is_timerfd(pid, fd) for fd in files)  # no timeout: it ends when a file has something
+    return not any(_is_connection(pid, fd, ports) for fd in files)  # or at its timeout, unless a message comes
+
+
+def _watched(pid, thread, kind, args, files_at, count_at):
+    """The files a thread's poll, select or epoll wait watches."""
+    if kind == "epoll":
+        lines = _read("/proc/{}/fdinfo/{}".format(pid, args[files_at]), 1 << 20).decode("ascii", "replace")
+        return [int(line.split()[1]) for line in lines.splitlines() if line.startswith("tfd:")]
+    count = args[count_at]
+    if count == 0:
+        return []
+    if count > 65536:
+        raise ValueError("not a count of files")
+    if kind == "poll":  # struct pollfd {int fd; short events, revents;}
+        raw = _memory(thread, args[files_at], 8 * count)
+        return [fd for (fd,) in struct.iter_unpack("i4x", raw) if fd >= 0]
+    files = set()  # select: up to three fd_sets, bit n for file n
+    for at in (files_at, files_at + 1, files_at + 2):
+        if args[at]:
+            bits = int.from_bytes(_memory(thread, args[at], (count + 7) // 8), "little")
+            files.update(fd for fd in range(count) if bits >> fd & 1)
+    return sorted(files)
+
+
+def _memory(thread, address, size):
+    """`size` bytes of the thread's memory at `address` (the kernel lets whoever may read its syscall)."""
+    with open(thread + "/mem", "rb", buffering=0) as memory:
+        memory.seek(address)
+        raw = memory.read(size)
+    if len(raw) != size:
+        raise ValueError("memory not all there")
+    return raw
+
+
+def _is_timerfd(pid, fd):
+    try:
+        return os.readlink("/proc/{}/fd/{}".format(pid, fd)) == "anon_inode:[timerfd]"
+    except OSError:
+        return False
+
+
+_CONNECTIONS = {}  # (socket, ports) -> is it a connection to them: reading the table takes milliseconds
+
+
+def _is_connection(pid, fd, ports):
+    """Is file `fd` of process `pid` a TCP socket to or from one of `ports` (None: to or from anywhere)?"""
+    path = "/proc/{}/fd/{}".format(pid, fd)
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return False
+    if not target.startswith("socket:["):
+        return False
+    key = (target, None if ports is None else frozenset(ports))
+    if key not in _CONNECTIONS:
+        if len(_CONNECTIONS) > 4096:
+            _CONNECTIONS.clear()
+        try:  # a socketpair or UDP is no connection, and is known without reading a table
+            protocol = os.getxattr(path, "system.sockprotoname").decode("ascii", "replace")
+        except (OSError, AttributeError):
+            protocol = "?"
+        tables = {"TCP": ("tcp",), "TCPv6": ("tcp6",), "?": ("tcp", "tcp6")}.get(protocol.rstrip("\0"), ())
+        _CONNECTIONS[key] = _ends_with(pid, tables, target[len("socket:["):-1], ports)
+    return _CONNECTIONS[key]
+
+
+def _ends_with(pid, tables, inode, ports):
+    for table in tables:
+        try:
+            with open("/proc/{}/net/{}".format(pid, table)) as stream:
+                for line in stream:
+                    fields = line.split() if inode in line else ()
+                    if len(fields) > 9 and fields[9] == inode:
+                        local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+                        return ports is None or local in ports or remote in ports
+        except (OSError, ValueError, IndexError):
+            continue
     return False
 
 
+def _has_a_timer(pid, caught):
+    """Has the process set a timer that signals it? Then any wait of it may end by the clock."""
+    if caught & _SIGALRM_BIT:
+        return True  # it handles SIGALRM, which signal.alarm and signal.setitimer send
+    return _has_posix_timers(pid)
+
+
+def _has_posix_timers(pid):
+    """timer_create's timers, whatever signal they send."""
+    try:
+        return bool(_read("/proc/{}/timers".format(pid), 1))
+    except OSError:
+        return False
+
+
+def _read(path, size=4096):
+    """Up to `size` bytes of a file at once: for /proc, quicker than open() by half."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)

@@ -30,6 +30,7 @@ import os
 from contextlib import contextmanager
 from functools import cache
 
+from . import warden
 from .accounts import Account
 from .handout import referee
 
@@ -38,13 +39,14 @@ can_see_waiting = referee.can_see_waiting
 _CAP_SYS_PTRACE = 19
 
 
-def state(pids: set[int], account: Account | None = None) -> str:
-    """READY, BUSY or SLEEPING for a program's processes, run by `account` (None: by us)."""
+def state(pids: set[int], account: Account | None = None, ports: set[int] | None = None) -> str:
+    """READY, BUSY or SLEEPING for a program's processes, run by `account` (None: by us), whose
+    connections to the harness go to or from `ports` (None: any TCP connection counts as one)."""
     owner = os.geteuid() if account is None else account.uid
     if any(_owner(pid) not in (owner, None) for pid in pids):
         return BUSY  # it hid what it waits in (see above)
     with _reading_as(account):
-        return referee.state(pids)
+        return referee.state(pids, ports)
 
 
 def _owner(pid: int) -> int | None:
@@ -57,34 +59,27 @@ def _owner(pid: int) -> int | None:
 @contextmanager
 def _reading_as(account: Account | None):
     """This thread opens files as `account`'s user while in the block, if it could not read its /proc otherwise."""
-    libc = _file_ids() if account is not None else None
-    if libc is None:
+    if account is None or not _needs_file_ids():
         yield
         return
-    libc.setfsgid(account.gid)
-    libc.setfsuid(account.uid)
+    setfsuid, setfsgid = warden.libc("setfsuid"), warden.libc("setfsgid")
+    setfsgid((account.gid,))
+    setfsuid((account.uid,))
     try:
         yield
     finally:
-        libc.setfsuid(0)
-        libc.setfsgid(0)
-        if libc.setfsuid(-1) != 0:  # -1 changes nothing and says what it is
+        setfsuid((0,))
+        setfsgid((0,))
+        if setfsuid((-1,)) != 0:  # -1 changes nothing and says what it is
             raise RuntimeError(f"could not take back file access from {account.name}")
 
 
 @cache
-def _file_ids():
-    """libc, to call setfsuid and setfsgid with; None if not needed (not root, or root that may trace anyone)."""
+def _needs_file_ids() -> bool:
+    """Root that may not trace everyone, where setfsuid is (Linux): the reads need the program's user."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or _may_trace_anyone():
-        return None
-    try:
-        import ctypes  # 4 ms, in a container without CAP_SYS_PTRACE only
-    except ImportError:
-        return None
-    try:
-        return ctypes.CDLL(None)
-    except OSError:
-        return None
+        return False
+    return warden.libc("setfsuid") is not None and warden.libc("setfsgid") is not None
 
 
 def _may_trace_anyone() -> bool:

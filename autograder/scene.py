@@ -70,6 +70,7 @@ class Scene:
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.programs: dict[str, sandbox.Program] = {}
         self.endpoints: list[Endpoint] = []
+        self.ports: set[int] = set()  # of the harness's sockets: a program's wait on one ends when a message comes
         self.selector = selectors.DefaultSelector()
         self._taps: dict[socket.socket, tuple[int, sandbox.Program | None, sandbox.Program | None, str]] = {}
         self._served: dict[socket.socket, str] = {}
@@ -105,6 +106,7 @@ class Scene:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))
         sock.listen(8)
+        self.ports.add(sock.getsockname()[1])
         return sock
 
     def start(self, name: str, script, folder, port: int, listening: socket.socket | None = None) -> sandbox.Program:
@@ -189,6 +191,7 @@ class Scene:
 
     def _add(self, sock: socket.socket, me: str, peer: str, student: sandbox.Program | None) -> Endpoint:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.ports.add(sock.getsockname()[1])
         point = Endpoint(sock, me, peer, student)
         self.endpoints.append(point)
         self.selector.register(sock, selectors.EVENT_READ, point)
@@ -238,13 +241,13 @@ class Scene:
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             self._seen_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
-        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account)
+        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, self.ports)
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
             return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
             return False
-        return self._nothing_readable() and readiness.state(program.tree(), program.account) == readiness.READY
+        return self._nothing_readable() and readiness.state(program.tree(), program.account, self.ports) == readiness.READY
 
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:

@@ -56,11 +56,11 @@ _HAS_PROC = _exists("/proc/self/stat")
 _CHILDREN_FILES = _exists(f"/proc/{posix.getpid()}/task/{posix.getpid()}/children")
 
 
-_prctl = None  # prctl's caller, taking the arguments as a tuple, once looked for; False where there is none
+_found: dict = {}  # libc's functions, once looked for: their callers, or None where there is none
 
 
-def prctl(option: int, value: int) -> bool:
-    """Linux's prctl(2); False where there is none.
+def libc(name: str):
+    """A caller of the C library's function `name`, taking its integer arguments as a tuple; None if none.
 
     Called through `_ctypes`, the C half of ctypes, which makes the very call
     ctypes makes for a function given no argument types. Importing ctypes
@@ -69,33 +69,38 @@ def prctl(option: int, value: int) -> bool:
     every student program. Should `_ctypes` ever lack these private names,
     ctypes stands in.
     """
-    global _prctl
-    if _prctl is None:
-        _prctl = _find_prctl()
-    if not _prctl:
-        return False
-    try:
-        return _prctl((option, value, 0, 0, 0)) == 0
-    except (OSError, TypeError, ValueError):
-        return False
+    if name not in _found:
+        _found[name] = _find(name)
+    return _found[name]
 
 
-def _find_prctl():
+def _find(name: str):
     try:
         import _ctypes
 
-        address, call = _ctypes.dlsym(_ctypes.dlopen(None), "prctl"), _ctypes.call_function
+        address, call = _ctypes.dlsym(_ctypes.dlopen(None), name), _ctypes.call_function
         return lambda arguments: call(address, arguments)
     except OSError:
-        return False  # no prctl here (macOS): ctypes would find none either
+        return None  # not in this C library (prctl on macOS): ctypes would find none either
     except (ImportError, AttributeError):
         pass
     try:
         import ctypes
 
-        function = ctypes.CDLL(None).prctl
+        function = getattr(ctypes.CDLL(None), name)
         return lambda arguments: function(*arguments)
     except (ImportError, OSError, AttributeError):
+        return None
+
+
+def prctl(option: int, value: int) -> bool:
+    """Linux's prctl(2); False where there is none."""
+    call = libc("prctl")
+    if call is None:
+        return False
+    try:
+        return call((option, value, 0, 0, 0)) == 0
+    except (OSError, TypeError, ValueError):
         return False
 
 

@@ -43,6 +43,8 @@ def test_a_program_blocked_on_input_is_waiting():
 
 
 # A second thread, blocked in its wait; the main thread blocked on input (the program's stdin).
+TCP = ("listening = socket.create_server(('127.0.0.1', 0))\n"
+       "c = socket.create_connection(listening.getsockname())\n")
 WAITS = {
     "threading.Timer(60, ...)": ("threading.Timer(60, print).start()", referee.SLEEPING),
     "Event().wait(60)": ("threading.Thread(target=threading.Event().wait, args=(60,)).start()", referee.SLEEPING),
@@ -55,6 +57,27 @@ WAITS = {
                                 referee.READY),
     "Lock().acquire() of a held lock": ("held = threading.Lock()\nheld.acquire()\n"
                                         "threading.Thread(target=held.acquire).start()", referee.READY),
+    # A wait on files with a timeout ends by the clock, unless a file is a connection: a message ends it first.
+    "select([a pipe], [], [], 60)": ("pipe = os.pipe()\n"
+                                     "threading.Thread(target=select.select, args=([pipe[0]], [], [], 60)).start()",
+                                     referee.SLEEPING),
+    "epoll on a pipe, .poll(60)": ("pipe, ep = os.pipe(), select.epoll()\nep.register(pipe[0])\n"
+                                   "threading.Thread(target=ep.poll, args=(60,)).start()", referee.SLEEPING),
+    "a socketpair's recv with settimeout(60)": ("a, b = socket.socketpair()\na.settimeout(60)\n"
+                                                "threading.Thread(target=a.recv, args=(1,)).start()", referee.SLEEPING),
+    "a TCP connection's recv with settimeout(60)": (TCP + "c.settimeout(60)\n"
+                                                    "threading.Thread(target=c.recv, args=(1,)).start()", referee.READY),
+    "select([a TCP connection], [], [], 60)": (TCP + "threading.Thread(target=select.select, args=([c], [], [], 60))"
+                                               ".start()", referee.READY),
+    "select([a pipe], [], [])": ("pipe = os.pipe()\n"
+                                 "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()", referee.READY),
+    # Timers: what waits for their signal, or for them, waits for the clock.
+    "signal.sigwaitinfo({SIGALRM})": ("threading.Thread(target=signal.sigwaitinfo, args=({signal.SIGALRM},)).start()",
+                                      referee.SLEEPING),
+    "a SIGALRM handler (signal.alarm's)": ("signal.signal(signal.SIGALRM, print)", referee.SLEEPING),
+    "a read of a timerfd": ("fd = libc.timerfd_create(1, 0)\nthreading.Thread(target=os.read, args=(fd, 8)).start()",
+                            referee.SLEEPING),
+    "a POSIX timer (timer_create)": ("libc.timer_create(1, None, ctypes.byref(ctypes.c_void_p()))", referee.SLEEPING),
 }
 
 
@@ -63,10 +86,24 @@ def test_a_thread_waiting_with_a_timeout_sleeps_by_the_clock_and_one_without_wai
     """threading.Timer, Event.wait(1) and signal.sigtimedwait wake by the clock as time.sleep does: a
     Pong sent when they do is as unprompted. A wait with no timeout ends only when something else acts."""
     start, expected = WAITS[wait]
-    waiter = program(f"import queue, signal, sys, threading\n{start}\nsys.stdin.read()\n")
+    waiter = program(f"import ctypes, os, queue, select, signal, socket, sys, threading\n"
+                     f"libc = ctypes.CDLL(None)\n{start}\nsys.stdin.read()\n")
     try:
         seen = [referee.state([waiter.pid]) for _ in range(SAMPLES)]  # it starts, then both threads block
     finally:
         waiter.kill()
         waiter.wait()
     assert seen[-1] == expected, seen[-20:]
+
+
+def test_a_wait_with_a_timeout_on_a_connection_elsewhere_is_not_waiting_for_the_harness():
+    """Only a connection to the harness's own sockets (`ports`) brings the message that ends the wait first."""
+    waiter = program(f"import socket, sys, threading\n{TCP}c.settimeout(60)\n"
+                     "threading.Thread(target=c.recv, args=(1,)).start()\nsys.stdin.read()\n")
+    try:
+        seen = [referee.state([waiter.pid]) for _ in range(SAMPLES)]
+        assert seen[-1] == referee.READY, seen[-20:]  # a connection, to anywhere
+        assert referee.state([waiter.pid], ports={1}) == referee.SLEEPING  # but not to port 1
+    finally:
+        waiter.kill()
+        waiter.wait()
