@@ -159,7 +159,9 @@ class Scene:
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
         self.last_seen = {}  # program name -> its state (referee.READY, ...) when last looked at
         self.undelivered = {}  # program name -> its state, if a message for it was held to the end
-        self.ports = set()  # of the checker's sockets: a program's wait on one ends when a message comes
+        # The sockets a program's wait ends on when a message comes: its ends of the checker's connections
+        # (the checker's socket -> the inode of the program's end, once accepted), and listening sockets.
+        self.far_ends, self.handed = {}, set()
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -182,7 +184,7 @@ class Scene:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))  # a port nothing else uses, chosen by the system
         sock.listen(8)
-        self.ports.add(sock.getsockname()[1])
+        self.handed.add(os.fstat(sock.fileno()).st_ino)
         return sock
 
     def start_server(self, script):
@@ -237,7 +239,7 @@ class Scene:
     def _add(self, sock, me, peer, program):
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.ports.add(sock.getsockname()[1])
+        self.far_ends[sock] = None
         link = Link(sock, me, peer, program)
         self.links.append(link)
         self.selector.register(sock, selectors.EVENT_READ, link)
@@ -285,10 +287,17 @@ class Scene:
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        now = self.last_seen[program.name] = referee.state(pids, self.ports)
+        now = self.last_seen[program.name] = referee.state(pids, self.connections())
         if now != referee.READY:
             return False
-        return self._nothing_readable() and referee.state(pids, self.ports) == referee.READY
+        return self._nothing_readable() and referee.state(pids, self.connections()) == referee.READY
+
+    def connections(self):
+        """The inodes of your programs' sockets that lead to the checker (see referee.far_end)."""
+        for sock, inode in self.far_ends.items():
+            if inode is None and sock.fileno() >= 0:
+                self.far_ends[sock] = referee.far_end(sock)
+        return self.handed | {inode for inode in self.far_ends.values() if inode}
 
     def _nothing_readable(self):
         return not self._ready(0)

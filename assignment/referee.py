@@ -29,6 +29,7 @@ Standard library only, Python 3.8 or newer.
 from __future__ import annotations  # the types below are read by people, not run: no `typing` to import
 
 import os
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -325,8 +326,10 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
 #   - a sleep (time.sleep), and a wait on another thread or for a signal
 #     with a timeout (threading.Timer, Event.wait(1), queue.get(timeout=1));
 #   - a wait on files with a timeout (select, poll, a socket's timeout),
-#     unless one of the files is a connection to the other side (`ports`):
-#     a message wakes that wait before its clock does;
+#     unless it waits for input on a connection to the other side
+#     (`connections`): a message ends that wait before its clock does;
+#   - a read or write of any other socket: it may have a timeout of its
+#     own (SO_RCVTIMEO), which no file shows;
 #   - a wait for SIGALRM (signal.alarm, signal.setitimer) or on a timerfd;
 #   - any wait at all, in a program that handles SIGALRM or has a POSIX
 #     timer: the timer's signal interrupts whatever it waits in.
@@ -338,24 +341,28 @@ _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not runn
 _SIGALRM_BIT = 1 << 13  # signal 14, in /proc's signal masks
 # Syscall numbers. "sleep": sleeping by the clock. "timed_if_given": a wait on another thread (futex)
 # or for a signal (rt_sigtimedwait), mapped to the argument that holds its timeout (0 there: none).
+# "io": reads and writes, of the file in the first argument.
 # "files": waits on files, as (how they are named, argument of the files, of their count, of the
 # timeout, and whether the timeout is in milliseconds (-1: none) or behind a pointer (0: none)).
 _ARCH = {
     "x86_64": {"sleep": {35, 230},  # nanosleep, clock_nanosleep
                "timed_if_given": {202: 3, 449: 3, 128: 2},  # futex, futex_waitv, rt_sigtimedwait
-               "signal_wait": 128, "reads": {0, 17, 19},  # rt_sigtimedwait; read, pread64, readv
+               "signal_wait": 128,  # rt_sigtimedwait
+               # read, pread64, readv, recvfrom, recvmsg, recvmmsg, accept, accept4; write, writev, send...
+               "io": {0, 17, 19, 45, 47, 299, 43, 288, 1, 20, 44, 46, 307},
                "files": {7: ("poll", 0, 1, 2, "ms"), 271: ("poll", 0, 1, 2, "ptr"),  # poll, ppoll
                          23: ("select", 1, 0, 4, "ptr"), 270: ("select", 1, 0, 4, "ptr"),  # select, pselect6
                          232: ("epoll", 0, None, 3, "ms"), 281: ("epoll", 0, None, 3, "ms"),  # epoll_(p)wait
                          441: ("epoll", 0, None, 3, "ptr")}},  # epoll_pwait2
     "aarch64": {"sleep": {101, 115},
                 "timed_if_given": {98: 3, 449: 3, 137: 2},
-                "signal_wait": 137, "reads": {63, 65, 67},
+                "signal_wait": 137,
+                "io": {63, 67, 65, 207, 212, 243, 202, 242, 64, 66, 206, 211, 269},
                 "files": {73: ("poll", 0, 1, 2, "ptr"), 72: ("select", 1, 0, 4, "ptr"),
                           22: ("epoll", 0, None, 3, "ms"), 441: ("epoll", 0, None, 3, "ptr")}},
 }
 _MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
-_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "timed_if_given": {}, "signal_wait": None, "reads": set(), "files": {}})
+_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "timed_if_given": {}, "signal_wait": None, "io": set(), "files": {}})
 
 
 def can_see_waiting():
@@ -363,11 +370,12 @@ def can_see_waiting():
     return os.path.exists("/proc/self/stat")
 
 
-def state(pids, ports=None):
+def state(pids, connections=None):
     """READY, BUSY or SLEEPING for the processes `pids` taken together.
 
-    `ports`: the local ports of the sockets on the other side of the
-    program's connections (None: any TCP connection counts as one).
+    `connections`: the inodes of the program's sockets that lead to the
+    other side (see far_end), on which a message ends a wait. None: any
+    TCP socket counts as one.
     """
     if not can_see_waiting():
         return BUSY
@@ -380,12 +388,13 @@ def state(pids, ports=None):
             continue  # gone
         for task in tasks:
             thread = "/proc/{}/task/{}".format(pid, task)
-            letter, caught[pid] = _stat(thread)
+            letter, signals = _stat(thread)
+            caught[pid] = caught.get(pid, 0) | signals
             if letter is None or letter in ("Z", "X"):
                 continue
             if letter not in _BLOCKED:
                 return BUSY
-            clock = _sleeping_by_clock(pid, thread, ports)
+            clock = _sleeping_by_clock(pid, thread, connections)
             if clock is None:
                 return BUSY
             if clock:
@@ -405,7 +414,7 @@ def _stat(thread):
     return fields[0][:1] if fields else None, int(fields[31]) if len(fields) > 31 else 0
 
 
-def _sleeping_by_clock(pid, thread, ports):
+def _sleeping_by_clock(pid, thread, connections):
     """True if the thread is blocked in a wait the clock ends; False if not, or unknown; None if it is running.
 
     None: the state letter said blocked, but the thread woke up before its
@@ -434,26 +443,33 @@ def _sleeping_by_clock(pid, thread, ports):
         if number == _SYSCALLS["signal_wait"]:  # for SIGALRM, which signal.alarm sends, or a timer's signal?
             waited = int.from_bytes(_memory(thread, args[0], 8), "little")
             return bool(waited & _SIGALRM_BIT) or bool(waited) and _has_posix_timers(pid)
-        if number in _SYSCALLS["reads"]:
-            return _is_timerfd(pid, args[0])
+        if number in _SYSCALLS["io"]:  # a socket's own timeout (SO_RCVTIMEO) shows in no file
+            target = _target(pid, args[0])
+            return target == "anon_inode:[timerfd]" or _is_socket(target) and not _leads_over(pid, args[0],
+                                                                                             target, connections)
         wait = _SYSCALLS["files"].get(number)
         if wait is None:
             return False
         kind, files_at, count_at, timeout_at, unit = wait
-        files = _watched(pid, thread, kind, args, files_at, count_at)
+        files = [fd for fd, for_input in _watched(pid, thread, kind, args, files_at, count_at) if for_input]
     except (OSError, ValueError, struct.error):
         return False  # cannot tell: judge by the state letter alone
     timeout = args[timeout_at]
     if unit == "ms" and (timeout & 0xFFFFFFFF) >= 0x80000000 or unit == "ptr" and timeout == 0:
-        return any(_is_timerfd(pid, fd) for fd in files)  # no timeout: it ends when a file has something
-    return not any(_is_connection(pid, fd, ports) for fd in files)  # or at its timeout, unless a message comes
+        return any(_target(pid, fd) == "anon_inode:[timerfd]" for fd in files)  # no timeout: a file ends it
+    # A timeout ends it, unless a message comes first: on a connection watched for input.
+    return not any(_leads_over(pid, fd, _target(pid, fd), connections) for fd in files)
+
+
+_POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
 
 
 def _watched(pid, thread, kind, args, files_at, count_at):
-    """The files a thread's poll, select or epoll wait watches."""
-    if kind == "epoll":
+    """The files a thread's poll, select or epoll wait watches: (fd, whether for input) each."""
+    if kind == "epoll":  # "tfd: 5 events: 19 data: ..."
         lines = _read("/proc/{}/fdinfo/{}".format(pid, args[files_at]), 1 << 20).decode("ascii", "replace")
-        return [int(line.split()[1]) for line in lines.splitlines() if line.startswith("tfd:")]
+        return [(int(words[1]), bool(int(words[3], 16) & _POLLIN))
+                for words in (line.split() for line in lines.splitlines() if line.startswith("tfd:"))]
     count = args[count_at]
     if count == 0:
         return []
@@ -461,13 +477,13 @@ def _watched(pid, thread, kind, args, files_at, count_at):
         raise ValueError("not a count of files")
     if kind == "poll":  # struct pollfd {int fd; short events, revents;}
         raw = _memory(thread, args[files_at], 8 * count)
-        return [fd for (fd,) in struct.iter_unpack("i4x", raw) if fd >= 0]
-    files = set()  # select: up to three fd_sets, bit n for file n
+        return [(fd, bool(events & _POLLIN)) for fd, events, _ in struct.iter_unpack("ihh", raw) if fd >= 0]
+    files = []  # select: up to three fd_sets (read, write, except), bit n for file n
     for at in (files_at, files_at + 1, files_at + 2):
         if args[at]:
             bits = int.from_bytes(_memory(thread, args[at], (count + 7) // 8), "little")
-            files.update(fd for fd in range(count) if bits >> fd & 1)
-    return sorted(files)
+            files.extend((fd, at == files_at) for fd in range(count) if bits >> fd & 1)
+    return files
 
 
 def _memory(thread, address, size):
@@ -480,50 +496,60 @@ def _memory(thread, address, size):
     return raw
 
 
-def _is_timerfd(pid, fd):
+def _target(pid, fd):
+    """What file `fd` of `pid` is: a path, "socket:[INODE]", "pipe:[INODE]", "anon_inode:[timerfd]"..."""
     try:
-        return os.readlink("/proc/{}/fd/{}".format(pid, fd)) == "anon_inode:[timerfd]"
+        return os.readlink("/proc/{}/fd/{}".format(pid, fd))
     except OSError:
+        return ""
+
+
+def _is_socket(target):
+    return target.startswith("socket:[")
+
+
+def _leads_over(pid, fd, target, connections):
+    """Is the file a socket that leads to the other side (in `connections`; None: any TCP socket)?"""
+    if not _is_socket(target):
         return False
-
-
-_CONNECTIONS = {}  # (socket, ports) -> is it a connection to them: reading the table takes milliseconds
-
-
-def _is_connection(pid, fd, ports):
-    """Is file `fd` of process `pid` a TCP socket to or from one of `ports` (None: to or from anywhere)?"""
-    path = "/proc/{}/fd/{}".format(pid, fd)
+    if connections is not None:
+        return int(target[len("socket:["):-1]) in connections
     try:
-        target = os.readlink(path)
-    except OSError:
-        return False
-    if not target.startswith("socket:["):
-        return False
-    key = (target, None if ports is None else frozenset(ports))
-    if key not in _CONNECTIONS:
-        if len(_CONNECTIONS) > 4096:
-            _CONNECTIONS.clear()
-        try:  # a socketpair or UDP is no connection, and is known without reading a table
-            protocol = os.getxattr(path, "system.sockprotoname").decode("ascii", "replace")
-        except (OSError, AttributeError):
-            protocol = "?"
-        tables = {"TCP": ("tcp",), "TCPv6": ("tcp6",), "?": ("tcp", "tcp6")}.get(protocol.rstrip("\0"), ())
-        _CONNECTIONS[key] = _ends_with(pid, tables, target[len("socket:["):-1], ports)
-    return _CONNECTIONS[key]
+        protocol = os.getxattr("/proc/{}/fd/{}".format(pid, fd), "system.sockprotoname")
+    except (OSError, AttributeError):
+        return True  # cannot tell: as before sockets were told apart
+    return protocol.rstrip(b"\0") in (b"TCP", b"TCPv6")
 
 
-def _ends_with(pid, tables, inode, ports):
-    for table in tables:
-        try:
-            with open("/proc/{}/net/{}".format(pid, table)) as stream:
-                for line in stream:
-                    fields = line.split() if inode in line else ()
-                    if len(fields) > 9 and fields[9] == inode:
-                        local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
-                        return ports is None or local in ports or remote in ports
-        except (OSError, ValueError, IndexError):
-            continue
-    return False
+def far_end(sock):
+    """The inode of the socket at the other end of `sock`, a TCP connection on this machine; None if unknown.
+
+    Asked of Linux's sock_diag by the connection's two addresses: the
+    other end's socket is one the program holds, and a wait on it ends when
+    a message comes. None until the other end is accepted, and off Linux.
+    """
+    try:
+        family, local, remote = sock.family, sock.getsockname(), sock.getpeername()
+
+        def address(host):
+            raw = socket.inet_pton(family, host)
+            return raw + bytes(16 - len(raw))
+
+        # Its local address is our remote one. Cookie: none (all ones).
+        wanted = (struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
+                  + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
+                  + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as diag:
+            diag.sendto(struct.pack("=IHHII", 16 + len(wanted), _SOCK_DIAG_BY_FAMILY, 1, 0, 0) + wanted, (0, 0))
+            reply = diag.recv(4096)
+    except (OSError, AttributeError, ValueError):
+        return None
+    if len(reply) < 88 or struct.unpack_from("=H", reply, 4)[0] != _SOCK_DIAG_BY_FAMILY:
+        return None  # an error: no such socket (yet)
+    return struct.unpack_from("=I", reply, 84)[0] or None  # inet_diag_msg's inode, past the header
+
+
+_NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY = 4, 20
 
 
 def _has_a_timer(pid, caught):

@@ -39,21 +39,26 @@ can_see_waiting = referee.can_see_waiting
 _CAP_SYS_PTRACE = 19
 
 
-def state(pids: set[int], account: Account | None = None, ports: set[int] | None = None) -> str:
+def state(pids: set[int], account: Account | None = None, connections: set[int] | None = None) -> str:
     """READY, BUSY or SLEEPING for a program's processes, run by `account` (None: by us), whose
-    connections to the harness go to or from `ports` (None: any TCP connection counts as one)."""
+    sockets that lead to the harness are `connections` (inodes; None: any TCP socket counts)."""
     owner = os.geteuid() if account is None else account.uid
-    if any(_owner(pid) not in (owner, None) for pid in pids):
+    if any(_hides(pid, owner) for pid in pids):
         return BUSY  # it hid what it waits in (see above)
     with _reading_as(account):
-        return referee.state(pids, ports)
+        return referee.state(pids, connections)
 
 
-def _owner(pid: int) -> int | None:
+def _hides(pid: int, owner: int) -> bool:
+    """Is the process not dumpable? Its files then show root as their owner; so do a zombie's, which hides nothing."""
     try:
-        return os.stat(f"/proc/{pid}/syscall").st_uid
+        if os.stat(f"/proc/{pid}/syscall").st_uid == owner:
+            return False
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            raw = stream.read()
     except OSError:
-        return None  # gone, or no /proc
+        return False  # gone, or no /proc/PID/syscall on this kernel
+    return raw[raw.rfind(b")") + 2:][:1] not in (b"Z", b"X")
 
 
 @contextmanager
@@ -63,14 +68,15 @@ def _reading_as(account: Account | None):
         yield
         return
     setfsuid, setfsgid = warden.libc("setfsuid"), warden.libc("setfsgid")
-    setfsgid((account.gid,))
-    setfsuid((account.uid,))
+    ours = os.geteuid(), os.getegid()  # what file access follows, but for setfsuid
     try:
+        setfsgid((account.gid,))
+        setfsuid((account.uid,))
         yield
     finally:
-        setfsuid((0,))
-        setfsgid((0,))
-        if setfsuid((-1,)) != 0:  # -1 changes nothing and says what it is
+        setfsuid((ours[0],))
+        setfsgid((ours[1],))
+        if (setfsuid((-1,)), setfsgid((-1,))) != ours:  # -1 changes nothing and says what it is
             raise RuntimeError(f"could not take back file access from {account.name}")
 
 

@@ -70,7 +70,11 @@ class Scene:
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.programs: dict[str, sandbox.Program] = {}
         self.endpoints: list[Endpoint] = []
-        self.ports: set[int] = set()  # of the harness's sockets: a program's wait on one ends when a message comes
+        # The sockets a program's wait ends on when a message comes: its ends of the harness's connections
+        # (the harness's socket -> the inode of the program's end, once the program has accepted it), and
+        # the listening sockets handed to it.
+        self._far_ends: dict[socket.socket, int | None] = {}
+        self._handed: set[int] = set()
         self.selector = selectors.DefaultSelector()
         self._taps: dict[socket.socket, tuple[int, sandbox.Program | None, sandbox.Program | None, str]] = {}
         self._served: dict[socket.socket, str] = {}
@@ -106,7 +110,7 @@ class Scene:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))
         sock.listen(8)
-        self.ports.add(sock.getsockname()[1])
+        self._handed.add(os.fstat(sock.fileno()).st_ino)
         return sock
 
     def start(self, name: str, script, folder, port: int, listening: socket.socket | None = None) -> sandbox.Program:
@@ -191,7 +195,7 @@ class Scene:
 
     def _add(self, sock: socket.socket, me: str, peer: str, student: sandbox.Program | None) -> Endpoint:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.ports.add(sock.getsockname()[1])
+        self._far_ends[sock] = None
         point = Endpoint(sock, me, peer, student)
         self.endpoints.append(point)
         self.selector.register(sock, selectors.EVENT_READ, point)
@@ -241,13 +245,20 @@ class Scene:
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             self._seen_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
-        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, self.ports)
+        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, self._connections())
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
             return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
             return False
-        return self._nothing_readable() and readiness.state(program.tree(), program.account, self.ports) == readiness.READY
+        return self._nothing_readable() and readiness.state(program.tree(), program.account, self._connections()) == readiness.READY
+
+    def _connections(self) -> set[int]:
+        """The inodes of the programs' sockets that lead to the harness (see referee.far_end)."""
+        for sock, inode in self._far_ends.items():
+            if inode is None and sock.fileno() >= 0:
+                self._far_ends[sock] = referee.far_end(sock)
+        return self._handed | {inode for inode in self._far_ends.values() if inode}
 
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:

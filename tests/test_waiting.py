@@ -5,6 +5,8 @@ was about to act on its own, and an unprompted send then looks like an answer.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 
@@ -45,6 +47,7 @@ def test_a_program_blocked_on_input_is_waiting():
 # A second thread, blocked in its wait; the main thread blocked on input (the program's stdin).
 TCP = ("listening = socket.create_server(('127.0.0.1', 0))\n"
        "c = socket.create_connection(listening.getsockname())\n")
+RCVTIMEO = "{}.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack('ll', 60, 0))\n"
 WAITS = {
     "threading.Timer(60, ...)": ("threading.Timer(60, print).start()", referee.SLEEPING),
     "Event().wait(60)": ("threading.Thread(target=threading.Event().wait, args=(60,)).start()", referee.SLEEPING),
@@ -69,6 +72,15 @@ WAITS = {
                                                     "threading.Thread(target=c.recv, args=(1,)).start()", referee.READY),
     "select([a TCP connection], [], [], 60)": (TCP + "threading.Thread(target=select.select, args=([c], [], [], 60))"
                                                ".start()", referee.READY),
+    "select([], [], [a TCP connection], 60)": (TCP + "threading.Thread(target=select.select, args=([], [], [c], 60))"
+                                               ".start()", referee.SLEEPING),  # not for input: no message ends it
+    # A socket's own timeout shows in no file: a read or write of a socket that is no connection ends by the clock.
+    "a socketpair's recv with SO_RCVTIMEO": ("a, b = socket.socketpair()\n" + RCVTIMEO.format("a") +
+                                             "threading.Thread(target=a.recv, args=(1,)).start()", referee.SLEEPING),
+    "a UDP socket's recv": ("u = socket.socket(type=socket.SOCK_DGRAM)\nu.bind(('127.0.0.1', 0))\n"
+                            "threading.Thread(target=u.recv, args=(1,)).start()", referee.SLEEPING),
+    "a TCP connection's recv with SO_RCVTIMEO": (TCP + RCVTIMEO.format("c") +
+                                                 "threading.Thread(target=c.recv, args=(1,)).start()", referee.READY),
     "select([a pipe], [], [])": ("pipe = os.pipe()\n"
                                  "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()", referee.READY),
     # Timers: what waits for their signal, or for them, waits for the clock.
@@ -86,7 +98,7 @@ def test_a_thread_waiting_with_a_timeout_sleeps_by_the_clock_and_one_without_wai
     """threading.Timer, Event.wait(1) and signal.sigtimedwait wake by the clock as time.sleep does: a
     Pong sent when they do is as unprompted. A wait with no timeout ends only when something else acts."""
     start, expected = WAITS[wait]
-    waiter = program(f"import ctypes, os, queue, select, signal, socket, sys, threading\n"
+    waiter = program(f"import ctypes, os, queue, select, signal, socket, struct, sys, threading\n"
                      f"libc = ctypes.CDLL(None)\n{start}\nsys.stdin.read()\n")
     try:
         seen = [referee.state([waiter.pid]) for _ in range(SAMPLES)]  # it starts, then both threads block
@@ -96,14 +108,30 @@ def test_a_thread_waiting_with_a_timeout_sleeps_by_the_clock_and_one_without_wai
     assert seen[-1] == expected, seen[-20:]
 
 
-def test_a_wait_with_a_timeout_on_a_connection_elsewhere_is_not_waiting_for_the_harness():
-    """Only a connection to the harness's own sockets (`ports`) brings the message that ends the wait first."""
-    waiter = program(f"import socket, sys, threading\n{TCP}c.settimeout(60)\n"
-                     "threading.Thread(target=c.recv, args=(1,)).start()\nsys.stdin.read()\n")
+def test_a_wait_with_a_timeout_counts_only_on_a_socket_that_leads_to_the_harness():
+    """`connections`: the program's ends of the harness's connections. A message comes only on those."""
+    waiter = subprocess.Popen([sys.executable, "-c", f"import os, socket, sys, threading\n{TCP}c.settimeout(60)\n"
+                               "threading.Thread(target=c.recv, args=(1,)).start()\n"
+                               "print(os.fstat(c.fileno()).st_ino, flush=True)\nsys.stdin.read()\n"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        seen = [referee.state([waiter.pid]) for _ in range(SAMPLES)]
-        assert seen[-1] == referee.READY, seen[-20:]  # a connection, to anywhere
-        assert referee.state([waiter.pid], ports={1}) == referee.SLEEPING  # but not to port 1
+        inode = int(waiter.stdout.readline())
+        seen = [referee.state([waiter.pid], {inode}) for _ in range(SAMPLES)]
+        assert seen[-1] == referee.READY, seen[-20:]
+        assert referee.state([waiter.pid], {inode + 1}) == referee.SLEEPING  # a connection, but not to us
+        assert referee.state([waiter.pid], set()) == referee.SLEEPING
+        assert referee.state([waiter.pid]) == referee.READY  # not told: any TCP connection counts
     finally:
         waiter.kill()
         waiter.wait()
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_NETLINK"), reason="sock_diag is Linux's")
+def test_far_end_finds_the_other_end_of_a_connection_once_it_is_accepted():
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        with socket.create_connection(listening.getsockname()) as ours:
+            assert referee.far_end(ours) is None  # not accepted yet: it has no file
+            theirs, _ = listening.accept()
+            with theirs:
+                assert referee.far_end(ours) == os.fstat(theirs.fileno()).st_ino
+                assert referee.far_end(theirs) == os.fstat(ours.fileno()).st_ino

@@ -1,0 +1,29 @@
+"""PingPong client2: it answers the server's Ping with a Pong.
+
+Run it second, in its own terminal:  python client2_student.py
+"""
+
+from utils2 import Client, Message
+
+client = Client("client2")  # connects to the server
+
+# Your part: answer the Ping.
+#   1. Receive a message from the server.
+#   2. If it is Message.Ping, send Message.Pong back to the server.
+# The calls you need: client.receive_message(), which waits for the next
+# Message from the server, and client.send_message(msg).
+# *** start ***
+import socket
+
+listening = socket.create_server(("127.0.0.1", 0))
+mine = socket.create_connection(listening.getsockname())
+mine.settimeout(0.5)
+try:
+    mine.recv(1)
+except socket.timeout:
+    pass
+client.send_message(Message.Pong)
+msg = client.receive_message()
+# *** end ***
+
+client.close()
