@@ -333,6 +333,7 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
 #   - a wait for SIGALRM (signal.alarm, signal.setitimer) or on a timerfd;
 #   - any wait at all, in a program that handles SIGALRM or has a POSIX
 #     timer: the timer's signal interrupts whatever it waits in.
+# A program that hides what it waits in (not dumpable) is never waiting.
 # Linux only (/proc); elsewhere the answer is always BUSY and the caller
 # falls back on what it can see.
 
@@ -382,6 +383,8 @@ def state(pids, connections=None):
     answer = READY
     caught = {}  # pid -> the signals it handles (the same for all its threads)
     for pid in pids:
+        if _hides(pid):
+            return BUSY
         try:
             tasks = os.listdir("/proc/{}/task".format(pid))
         except OSError:
@@ -402,6 +405,32 @@ def state(pids, connections=None):
     if answer == READY and any(_has_a_timer(pid, signals) for pid, signals in caught.items()):
         return SLEEPING
     return answer
+
+
+def _hides(pid):
+    """Has the process made itself not dumpable (prctl PR_SET_DUMPABLE 0)? Then it shows what it waits in
+    to no one but a tracer with CAP_SYS_PTRACE, and /proc names root as the owner of its files."""
+    try:
+        if os.stat("/proc/{}/syscall".format(pid)).st_uid != 0:
+            return False
+        status = _read("/proc/{}/status".format(pid)).decode("ascii", "replace")
+    except OSError:
+        return False  # gone, or no /proc/PID/syscall on this kernel
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+        return False  # a zombie has no memory: its files are root's, and it hides nothing
+    if fields.get("Uid", "0 0").split()[1] != "0":
+        return True
+    # Root's own process: its files are root's either way. Root may read them, unless it hides.
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    try:
+        _read("/proc/{}/syscall".format(pid))
+    except PermissionError:
+        return True
+    except OSError:
+        pass
+    return False
 
 
 def _stat(thread):

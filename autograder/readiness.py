@@ -17,11 +17,8 @@ program's user for file access (setfsuid: that thread only, for the
 question's length), as which it may: it is the program's ancestor, and
 the program's user may look at its own processes.
 
-Unless the program stops that: a process that is not dumpable (prctl
-PR_SET_DUMPABLE, 0, or a set-user-ID program) shows what it waits in to
-no one but a tracer with CAP_SYS_PTRACE, and /proc says so by naming root
-as the owner of its files. Such a program is never counted as waiting: it hid whether
-it was.
+A program that stops that (it makes itself not dumpable) is never counted
+as waiting: it hid whether it was (referee.state).
 """
 
 from __future__ import annotations
@@ -42,23 +39,8 @@ _CAP_SYS_PTRACE = 19
 def state(pids: set[int], account: Account | None = None, connections: set[int] | None = None) -> str:
     """READY, BUSY or SLEEPING for a program's processes, run by `account` (None: by us), whose
     sockets that lead to the harness are `connections` (inodes; None: any TCP socket counts)."""
-    owner = os.geteuid() if account is None else account.uid
-    if any(_hides(pid, owner) for pid in pids):
-        return BUSY  # it hid what it waits in (see above)
     with _reading_as(account):
         return referee.state(pids, connections)
-
-
-def _hides(pid: int, owner: int) -> bool:
-    """Is the process not dumpable? Its files then show root as their owner; so do a zombie's, which hides nothing."""
-    try:
-        if os.stat(f"/proc/{pid}/syscall").st_uid == owner:
-            return False
-        with open(f"/proc/{pid}/stat", "rb") as stream:
-            raw = stream.read()
-    except OSError:
-        return False  # gone, or no /proc/PID/syscall on this kernel
-    return raw[raw.rfind(b")") + 2:][:1] not in (b"Z", b"X")
 
 
 @contextmanager
