@@ -293,10 +293,14 @@ class Scene:
         return self._nothing_readable() and referee.state(pids, self.connections()) == referee.READY
 
     def connections(self):
-        """The inodes of your programs' sockets that lead to the checker (see referee.far_end)."""
-        for sock, inode in self.far_ends.items():
-            if inode is None and sock.fileno() >= 0:
-                self.far_ends[sock] = referee.far_end(sock)
+        """The inodes of your programs' sockets that lead to the checker (see referee.far_end); None
+        where they cannot be found, and any TCP socket counts."""
+        try:
+            for sock, inode in self.far_ends.items():
+                if inode is None and sock.fileno() >= 0:
+                    self.far_ends[sock] = referee.far_end(sock)
+        except OSError:
+            return None
         return self.handed | {inode for inode in self.far_ends.values() if inode}
 
     def _nothing_readable(self):

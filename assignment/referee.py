@@ -551,12 +551,37 @@ def _leads_over(pid, fd, target, connections):
 
 
 def far_end(sock):
-    """The inode of the socket at the other end of `sock`, a TCP connection on this machine; None if unknown.
+    """The inode of the socket at the other end of `sock`, a TCP connection on this machine; None if none yet.
 
     Asked of Linux's sock_diag by the connection's two addresses: the
     other end's socket is one the program holds, and a wait on it ends when
-    a message comes. None until the other end is accepted, and off Linux.
+    a message comes. None until the other end is accepted. Raises OSError
+    where sock_diag cannot be asked (not Linux, or left out of the kernel):
+    then any TCP socket has to count as a connection.
     """
+    if not _can_ask():
+        raise OSError("sock_diag cannot tell this machine's connections apart")
+    return _ask(sock)
+
+
+_ASKED = []  # whether sock_diag answers here, once found out
+
+
+def _can_ask():
+    """Does sock_diag find the other end of a connection of our own? (Asked once: about a millisecond.)"""
+    if not _ASKED:
+        try:
+            with socket.create_server(("127.0.0.1", 0)) as listening:
+                with socket.create_connection(listening.getsockname()) as ours:
+                    theirs, _ = listening.accept()
+                    with theirs:
+                        _ASKED.append(_ask(ours) == os.fstat(theirs.fileno()).st_ino)
+        except (OSError, AttributeError):
+            _ASKED.append(False)
+    return _ASKED[0]
+
+
+def _ask(sock):
     try:
         family, local, remote = sock.family, sock.getsockname(), sock.getpeername()
 

@@ -253,11 +253,15 @@ class Scene:
             return False
         return self._nothing_readable() and readiness.state(program.tree(), program.account, self._connections()) == readiness.READY
 
-    def _connections(self) -> set[int]:
-        """The inodes of the programs' sockets that lead to the harness (see referee.far_end)."""
-        for sock, inode in self._far_ends.items():
-            if inode is None and sock.fileno() >= 0:
-                self._far_ends[sock] = referee.far_end(sock)
+    def _connections(self) -> set[int] | None:
+        """The inodes of the programs' sockets that lead to the harness (see referee.far_end); None
+        where they cannot be found, and any TCP socket counts."""
+        try:
+            for sock, inode in self._far_ends.items():
+                if inode is None and sock.fileno() >= 0:
+                    self._far_ends[sock] = referee.far_end(sock)
+        except OSError:
+            return None
         return self._handed | {inode for inode in self._far_ends.values() if inode}
 
     def gone(self, program: sandbox.Program) -> bool:

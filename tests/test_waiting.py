@@ -135,3 +135,11 @@ def test_far_end_finds_the_other_end_of_a_connection_once_it_is_accepted():
             with theirs:
                 assert referee.far_end(ours) == os.fstat(theirs.fileno()).st_ino
                 assert referee.far_end(theirs) == os.fstat(ours.fileno()).st_ino
+
+
+def test_where_sock_diag_cannot_be_asked_far_end_says_so(monkeypatch):
+    """The callers then count any TCP socket as a connection, not none of them (which would fail every program)."""
+    monkeypatch.setattr(referee, "_ASKED", [False])
+    with socket.create_server(("127.0.0.1", 0)) as listening, socket.create_connection(listening.getsockname()) as ours:
+        with pytest.raises(OSError, match="sock_diag"):
+            referee.far_end(ours)
