@@ -35,6 +35,9 @@ ENTRIES = (
     "cheat_server_spins_then_invents_the_ping",  # CI once gave it the forwarding points: see the warden's "running"
     "cheat_client2_spins_then_pongs",
     "cheat_client2_timer_pongs",  # held because a thread waits with a timeout: see referee's timed waits
+    "cheat_client2_waits_on_its_own_connection_then_pongs",  # held: a timed wait on no connection to the harness
+    "correct_client2_raw_socket_with_a_timeout",  # never held: a timed wait on its connection is waiting
+    "correct_client2_leaves_a_zombie",  # a zombie's /proc files are root's: it must not look hidden
 )
 BURN = "while True:\n    pass\n"
 
