@@ -159,9 +159,10 @@ class Scene:
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
         self.last_seen = {}  # program name -> its state (referee.READY, ...) when last looked at
         self.undelivered = {}  # program name -> its state, if a message for it was held to the end
-        # The sockets a program's wait ends on when a message comes: its ends of the checker's connections
-        # (the checker's socket -> the inode of the program's end, once accepted), and listening sockets.
-        self.far_ends, self.handed = {}, set()
+        # What a program's wait ends on when a message comes (see connections): the program's ends of the
+        # checker's connections (the checker's socket -> the inode of the program's end, once found), and
+        # the listening socket handed to your server (program name -> its inode).
+        self.far_ends, self.handed = {}, {}
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -184,7 +185,6 @@ class Scene:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))  # a port nothing else uses, chosen by the system
         sock.listen(8)
-        self.handed.add(os.fstat(sock.fileno()).st_ino)
         return sock
 
     def start_server(self, script):
@@ -194,6 +194,8 @@ class Scene:
         if not HANDS_OVER_PORT:
             listening.close()  # free for your server to take: it binds it itself
         try:
+            if HANDS_OVER_PORT:
+                self.handed["server"] = os.fstat(listening.fileno()).st_ino
             self.programs["server"] = Program("server", script, port, self.folder, listening)
         finally:
             listening.close()  # your server has its own copy now
@@ -239,7 +241,6 @@ class Scene:
     def _add(self, sock, me, peer, program):
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.far_ends[sock] = None
         link = Link(sock, me, peer, program)
         self.links.append(link)
         self.selector.register(sock, selectors.EVENT_READ, link)
@@ -287,21 +288,26 @@ class Scene:
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        now = self.last_seen[program.name] = referee.state(pids, self.connections())
+        now = self.last_seen[program.name] = referee.state(pids, self.connections(program))
         if now != referee.READY:
             return False
-        return self._nothing_readable() and referee.state(pids, self.connections()) == referee.READY
+        return self._nothing_readable() and referee.state(pids, self.connections(program)) == referee.READY
 
-    def connections(self):
-        """The inodes of your programs' sockets that lead to the checker (see referee.far_end); None
+    def connections(self, program):
+        """The inodes of `program`'s sockets that a message from the checker comes on: its ends of the
+        connections it greeted on (see referee.far_end), and the listening socket it was handed. None
         where they cannot be found, and any TCP socket counts."""
-        try:
-            for sock, inode in self.far_ends.items():
-                if inode is None and sock.fileno() >= 0:
-                    self.far_ends[sock] = referee.far_end(sock)
-        except OSError:
-            return None
-        return self.handed | {inode for inode in self.far_ends.values() if inode}
+        ends = {self.handed[program.name]} if program.name in self.handed else set()
+        for link in self.links:
+            if link.program is not program or not link.open or not link.greeted:
+                continue
+            if self.far_ends.get(link.sock) is None:
+                try:
+                    self.far_ends[link.sock] = referee.far_end(link.sock)
+                except OSError:
+                    return None
+            ends.add(self.far_ends[link.sock] or 0)
+        return ends - {0}
 
     def _nothing_readable(self):
         return not self._ready(0)

@@ -326,8 +326,9 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
 #   - a sleep (time.sleep), and a wait on another thread or for a signal
 #     with a timeout (threading.Timer, Event.wait(1), queue.get(timeout=1));
 #   - a wait on files with a timeout (select, poll, a socket's timeout),
-#     unless it waits for input on a connection to the other side
-#     (`connections`): a message ends that wait before its clock does;
+#     unless it waits for input on a socket a message comes on
+#     (`connections`: its connection, or the listening socket it was
+#     handed): a message ends that wait before its clock does;
 #   - a read or write of any other socket: it may have a timeout of its
 #     own (SO_RCVTIMEO), which no file shows;
 #   - a wait for SIGALRM (signal.alarm, signal.setitimer) or on a timerfd;
@@ -349,8 +350,9 @@ _ARCH = {
     "x86_64": {"sleep": {35, 230},  # nanosleep, clock_nanosleep
                "timed_if_given": {202: 3, 449: 3, 128: 2},  # futex, futex_waitv, rt_sigtimedwait
                "signal_wait": 128,  # rt_sigtimedwait
-               # read, pread64, readv, recvfrom, recvmsg, recvmmsg, accept, accept4; write, writev, send...
-               "io": {0, 17, 19, 45, 47, 299, 43, 288, 1, 20, 44, 46, 307},
+               # read, pread64, readv, recvfrom, recvmsg, recvmmsg, accept, accept4; write, writev, sendto,
+               # sendmsg, sendmmsg, sendfile; connect
+               "io": {0, 17, 19, 45, 47, 299, 43, 288, 1, 20, 44, 46, 307, 40, 42},
                "files": {7: ("poll", 0, 1, 2, "ms"), 271: ("poll", 0, 1, 2, "ptr"),  # poll, ppoll
                          23: ("select", 1, 0, 4, "ptr"), 270: ("select", 1, 0, 4, "ptr"),  # select, pselect6
                          232: ("epoll", 0, None, 3, "ms"), 281: ("epoll", 0, None, 3, "ms"),  # epoll_(p)wait
@@ -358,7 +360,7 @@ _ARCH = {
     "aarch64": {"sleep": {101, 115},
                 "timed_if_given": {98: 3, 449: 3, 137: 2},
                 "signal_wait": 137,
-                "io": {63, 67, 65, 207, 212, 243, 202, 242, 64, 66, 206, 211, 269},
+                "io": {63, 67, 65, 207, 212, 243, 202, 242, 64, 66, 206, 211, 269, 71, 203},
                 "files": {73: ("poll", 0, 1, 2, "ptr"), 72: ("select", 1, 0, 4, "ptr"),
                           22: ("epoll", 0, None, 3, "ms"), 441: ("epoll", 0, None, 3, "ptr")}},
 }
@@ -480,25 +482,34 @@ def _sleeping_by_clock(pid, thread, connections):
         if wait is None:
             return False
         kind, files_at, count_at, timeout_at, unit = wait
-        files = [fd for fd, for_input in _watched(pid, thread, kind, args, files_at, count_at) if for_input]
-    except (OSError, ValueError, struct.error):
+        files = [(fd, inode) for fd, inode, for_input in _watched(pid, thread, kind, args, files_at, count_at)
+                 if for_input]
+    except (OSError, ValueError, OverflowError, struct.error):
         return False  # cannot tell: judge by the state letter alone
     timeout = args[timeout_at]
+    targets = [_target(pid, fd, inode) for fd, inode in files]
     if unit == "ms" and (timeout & 0xFFFFFFFF) >= 0x80000000 or unit == "ptr" and timeout == 0:
-        return any(_target(pid, fd) == "anon_inode:[timerfd]" for fd in files)  # no timeout: a file ends it
+        return any(target in ("anon_inode:[timerfd]", "?") for target in targets)  # no timeout: a file ends it
     # A timeout ends it, unless a message comes first: on a connection watched for input.
-    return not any(_leads_over(pid, fd, _target(pid, fd), connections) for fd in files)
+    return not any(_leads_over(pid, fd, target, connections) for (fd, _), target in zip(files, targets))
 
 
 _POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
 
 
 def _watched(pid, thread, kind, args, files_at, count_at):
-    """The files a thread's poll, select or epoll wait watches: (fd, whether for input) each."""
-    if kind == "epoll":  # "tfd: 5 events: 19 data: ..."
+    """The files a thread's poll, select or epoll wait watches: (fd, its inode or None, whether for input) each.
+
+    An epoll goes on watching the file a number was given for when the
+    number is closed or given to another file (dup2): it says the inode.
+    """
+    if kind == "epoll":  # "tfd: 5 events: 19 data: 5  pos:0 ino:35d9a4 sdev:f"
         lines = _read("/proc/{}/fdinfo/{}".format(pid, args[files_at]), 1 << 20).decode("ascii", "replace")
-        return [(int(words[1]), bool(int(words[3], 16) & _POLLIN))
-                for words in (line.split() for line in lines.splitlines() if line.startswith("tfd:"))]
+        found = []
+        for words in (line.split() for line in lines.splitlines() if line.startswith("tfd:")):
+            inode = next((int(word[4:], 16) for word in words if word.startswith("ino:")), None)
+            found.append((int(words[1]), inode, bool(int(words[3], 16) & _POLLIN)))
+        return found
     count = args[count_at]
     if count == 0:
         return []
@@ -506,12 +517,12 @@ def _watched(pid, thread, kind, args, files_at, count_at):
         raise ValueError("not a count of files")
     if kind == "poll":  # struct pollfd {int fd; short events, revents;}
         raw = _memory(thread, args[files_at], 8 * count)
-        return [(fd, bool(events & _POLLIN)) for fd, events, _ in struct.iter_unpack("ihh", raw) if fd >= 0]
+        return [(fd, None, bool(events & _POLLIN)) for fd, events, _ in struct.iter_unpack("ihh", raw) if fd >= 0]
     files = []  # select: up to three fd_sets (read, write, except), bit n for file n
     for at in (files_at, files_at + 1, files_at + 2):
         if args[at]:
             bits = int.from_bytes(_memory(thread, args[at], (count + 7) // 8), "little")
-            files.extend((fd, at == files_at) for fd in range(count) if bits >> fd & 1)
+            files.extend((fd, None, at == files_at) for fd in range(count) if bits >> fd & 1)
     return files
 
 
@@ -525,12 +536,16 @@ def _memory(thread, address, size):
     return raw
 
 
-def _target(pid, fd):
-    """What file `fd` of `pid` is: a path, "socket:[INODE]", "pipe:[INODE]", "anon_inode:[timerfd]"..."""
+def _target(pid, fd, inode=None):
+    """What file `fd` of `pid` is: a path, "socket:[INODE]", "pipe:[INODE]", "anon_inode:[timerfd]"...;
+    "?" if it is no longer the file of inode `inode` (None: not known)."""
+    path = "/proc/{}/fd/{}".format(pid, fd)
     try:
-        return os.readlink("/proc/{}/fd/{}".format(pid, fd))
+        if inode is not None and os.stat(path).st_ino != inode:
+            return "?"
+        return os.readlink(path)
     except OSError:
-        return ""
+        return "?" if inode is not None else ""
 
 
 def _is_socket(target):

@@ -70,11 +70,11 @@ class Scene:
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.programs: dict[str, sandbox.Program] = {}
         self.endpoints: list[Endpoint] = []
-        # The sockets a program's wait ends on when a message comes: its ends of the harness's connections
-        # (the harness's socket -> the inode of the program's end, once the program has accepted it), and
-        # the listening sockets handed to it.
+        # What a program's wait ends on when a message comes (see _connections): the program's ends of the
+        # harness's connections (the harness's socket -> the inode of the program's end, once found), and
+        # the listening socket handed to a server (program name -> its inode).
         self._far_ends: dict[socket.socket, int | None] = {}
-        self._handed: set[int] = set()
+        self._handed: dict[str, int] = {}
         self.selector = selectors.DefaultSelector()
         self._taps: dict[socket.socket, tuple[int, sandbox.Program | None, sandbox.Program | None, str]] = {}
         self._served: dict[socket.socket, str] = {}
@@ -110,7 +110,6 @@ class Scene:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))
         sock.listen(8)
-        self._handed.add(os.fstat(sock.fileno()).st_ino)
         return sock
 
     def start(self, name: str, script, folder, port: int, listening: socket.socket | None = None) -> sandbox.Program:
@@ -129,6 +128,7 @@ class Scene:
                 if listening is not None:
                     env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
                     fds = (listening.fileno(),)
+                    self._handed[name] = os.fstat(listening.fileno()).st_ino
                 launches.append(sandbox.launch(name, script, folder, env, fds, self.caps))
             programs = []
             while launches:
@@ -195,7 +195,6 @@ class Scene:
 
     def _add(self, sock: socket.socket, me: str, peer: str, student: sandbox.Program | None) -> Endpoint:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._far_ends[sock] = None
         point = Endpoint(sock, me, peer, student)
         self.endpoints.append(point)
         self.selector.register(sock, selectors.EVENT_READ, point)
@@ -245,24 +244,30 @@ class Scene:
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             self._seen_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
-        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, self._connections())
+        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, self._connections(program))
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
             return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
             return False
-        return self._nothing_readable() and readiness.state(program.tree(), program.account, self._connections()) == readiness.READY
+        return self._nothing_readable() and readiness.state(program.tree(), program.account, self._connections(program)) == readiness.READY
 
-    def _connections(self) -> set[int] | None:
-        """The inodes of the programs' sockets that lead to the harness (see referee.far_end); None
-        where they cannot be found, and any TCP socket counts."""
-        try:
-            for sock, inode in self._far_ends.items():
-                if inode is None and sock.fileno() >= 0:
-                    self._far_ends[sock] = referee.far_end(sock)
-        except OSError:
-            return None
-        return self._handed | {inode for inode in self._far_ends.values() if inode}
+    def _connections(self, program: sandbox.Program) -> set[int] | None:
+        """The inodes of `program`'s sockets that a message from the harness comes on: its ends of the
+        connections it greeted on (see referee.far_end), and the listening socket it was handed. None
+        where they cannot be found, and any TCP socket counts. Another connection to the harness, never
+        greeted on, brings nothing: a wait on it ends by the clock."""
+        ends = {self._handed[program.name]} if program.name in self._handed else set()
+        for point in self.endpoints:
+            if point.student is not program or not point.open or not point.greeted:
+                continue
+            if self._far_ends.get(point.sock) is None:
+                try:
+                    self._far_ends[point.sock] = referee.far_end(point.sock)
+                except OSError:
+                    return None
+            ends.add(self._far_ends[point.sock] or 0)
+        return ends - {0}
 
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:

@@ -81,6 +81,9 @@ WAITS = {
                             "threading.Thread(target=u.recv, args=(1,)).start()", referee.SLEEPING),
     "a TCP connection's recv with SO_RCVTIMEO": (TCP + RCVTIMEO.format("c") +
                                                  "threading.Thread(target=c.recv, args=(1,)).start()", referee.READY),
+    "an epoll of a pipe whose number now names a TCP connection (dup2), .poll(60)": (
+        TCP + "pipe, ep = os.pipe(), select.epoll()\nep.register(pipe[0], select.EPOLLIN)\nkept = os.dup(pipe[0])\n"
+        "os.dup2(c.fileno(), pipe[0])\nthreading.Thread(target=ep.poll, args=(60,)).start()", referee.SLEEPING),
     "select([a pipe], [], [])": ("pipe = os.pipe()\n"
                                  "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()", referee.READY),
     # Timers: what waits for their signal, or for them, waits for the clock.
@@ -124,6 +127,22 @@ def test_a_wait_with_a_timeout_counts_only_on_a_socket_that_leads_to_the_harness
     finally:
         waiter.kill()
         waiter.wait()
+
+
+def test_a_connect_that_waits_on_a_socket_of_its_own_ends_by_the_clock():
+    """SO_SNDTIMEO bounds a connect as SO_RCVTIMEO a recv, and shows in no file: a connect to a listener
+    whose queue is full waits for the clock, unless the socket leads to the harness."""
+    waiter = program("import socket, struct, sys, threading\n"
+                     "listening = socket.socket()\nlistening.bind(('127.0.0.1', 0))\nlistening.listen(0)\n"
+                     "full = socket.create_connection(listening.getsockname())\n"
+                     "s = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 60, 0))\n"
+                     "threading.Thread(target=s.connect, args=(listening.getsockname(),)).start()\nsys.stdin.read()\n")
+    try:
+        seen = [referee.state([waiter.pid], set()) for _ in range(SAMPLES)]
+    finally:
+        waiter.kill()
+        waiter.wait()
+    assert seen[-1] == referee.SLEEPING, seen[-20:]
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_NETLINK"), reason="sock_diag is Linux's")
