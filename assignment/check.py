@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import referee
 import utils2
+import waiting
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = "127.0.0.1"
@@ -35,7 +36,7 @@ SERVER, CLIENT2 = "server_student.py", "client2_student.py"
 SCENE_SECONDS = 5.0  # one run, start to hang-up; a program still running then is stopped
 EXIT_SECONDS = 1.0  # how long programs get to end by themselves once the exchange is over
 QUIET_SECONDS = 0.25  # without /proc: a program silent this long is taken to be waiting
-WATCHES_WAITING = referee.can_see_waiting()
+WATCHES_WAITING = waiting.can_see_waiting()
 NEVER = float("inf")  # Event.passed of a frame that was sent but never delivered
 HANDS_OVER_PORT = os.name == "posix"  # the checker binds your server's port and hands it over (not Windows)
 
@@ -157,7 +158,7 @@ class Scene:
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.dropped = []  # roles that connected a second time to the server the checker plays
         self.served = {}  # listening socket -> the role the program the checker serves is to connect as
-        self.last_seen = {}  # program name -> its state (referee.READY, ...) when last looked at
+        self.last_seen = {}  # program name -> its state (waiting.READY, ...) when last looked at
         self.undelivered = {}  # program name -> its state, if a message for it was held to the end
         # What a program's wait ends on when a message comes (see connections): the program's ends of the
         # checker's connections (the checker's socket -> the inode of the program's end, once found), and
@@ -288,14 +289,14 @@ class Scene:
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        now = self.last_seen[program.name] = referee.state(pids, self.connections(program))
-        if now != referee.READY:
+        now = self.last_seen[program.name] = waiting.state(pids, self.connections(program))
+        if now != waiting.READY:
             return False
-        return self._nothing_readable() and referee.state(pids, self.connections(program)) == referee.READY
+        return self._nothing_readable() and waiting.state(pids, self.connections(program)) == waiting.READY
 
     def connections(self, program):
         """The inodes of `program`'s sockets that a message from the checker comes on: its ends of the
-        connections it greeted on (see referee.far_end), and the listening socket it was handed. None
+        connections it greeted on (see waiting.far_end), and the listening socket it was handed. None
         where they cannot be found, and any TCP socket counts."""
         ends = {self.handed[program.name]} if program.name in self.handed else set()
         for link in self.links:
@@ -303,7 +304,7 @@ class Scene:
                 continue
             if self.far_ends.get(link.sock) is None:
                 try:
-                    self.far_ends[link.sock] = referee.far_end(link.sock)
+                    self.far_ends[link.sock] = waiting.far_end(link.sock)
                 except OSError:
                     return None
             ends.add(self.far_ends[link.sock] or 0)
@@ -521,7 +522,7 @@ def run_together(folder):
         scene.wait(lambda: tapped() or client2.exited() or server.exited())
         scene.settle()
         if not scene.left():  # client1 starts once your programs are ready for its Ping: they never were
-            scene.undelivered.update((name, seen) for name, seen in scene.last_seen.items() if seen != referee.READY)
+            scene.undelivered.update((name, seen) for name, seen in scene.last_seen.items() if seen != waiting.READY)
         client1 = scene.start("client1", "client1.py", for_client1.getsockname()[1])
         back = lambda: any(e.dst == "client1" for e in scene.events)  # noqa: E731
         scene.wait(lambda: back() or client1.exited())
@@ -580,7 +581,7 @@ def explain(expected, trace, judgement):
     programs = [(name, trace.runs[name]) for name in referee.ROLES_OF[trace.run] if name in trace.runs]
     crashed = next(((name, run) for name, run in programs if run.crashed), None)
     stopped = next((name for name, run in programs if run.killed), "")
-    sleeping = next((name for name, _ in programs if trace.undelivered.get(name) == referee.SLEEPING), "")
+    sleeping = next((name for name, _ in programs if trace.undelivered.get(name) == waiting.SLEEPING), "")
     lines.append("      Hint: " + referee.hint(judgement, crashed=crashed[0] if crashed else "",
                                               crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
                                               stopped=stopped, seconds=SCENE_SECONDS,

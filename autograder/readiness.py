@@ -4,7 +4,7 @@ The harness hands a student program a message only once it is waiting for
 one: every thread blocked, none running, none sleeping by the clock (a
 program that sleeps and then sends a Pong it was never asked for is not
 waiting for a Ping). The answer, READY, BUSY or SLEEPING, is read from
-/proc by the handout's `referee.py`, so the students' self-check waits
+/proc by the handout's `waiting.py`, so the students' self-check waits
 exactly as the grader does. Linux only; elsewhere every program is BUSY and
 the harness falls back on its time bound.
 
@@ -18,7 +18,7 @@ question's length), as which it may: it is the program's ancestor, and
 the program's user may look at its own processes.
 
 A program that stops that (it makes itself not dumpable) is never counted
-as waiting: it hid whether it was (referee.state).
+as waiting: it hid whether it was (waiting.state).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from functools import cache
 
 from . import warden
 from .accounts import Account
-from .handout import referee
+from .handout import waiting
 
-READY, BUSY, SLEEPING = referee.READY, referee.BUSY, referee.SLEEPING
-can_see_waiting = referee.can_see_waiting
+READY, BUSY, SLEEPING = waiting.READY, waiting.BUSY, waiting.SLEEPING
+can_see_waiting = waiting.can_see_waiting
+far_end = waiting.far_end
 _CAP_SYS_PTRACE = 19
 
 
@@ -40,7 +41,7 @@ def state(pids: set[int], account: Account | None = None, connections: set[int] 
     """READY, BUSY or SLEEPING for a program's processes, run by `account` (None: by us), whose
     sockets that lead to the harness are `connections` (inodes; None: any TCP socket counts)."""
     with _reading_as(account):
-        return referee.state(pids, connections)
+        return waiting.state(pids, connections)
 
 
 @contextmanager

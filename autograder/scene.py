@@ -254,7 +254,7 @@ class Scene:
 
     def _connections(self, program: sandbox.Program) -> set[int] | None:
         """The inodes of `program`'s sockets that a message from the harness comes on: its ends of the
-        connections it greeted on (see referee.far_end), and the listening socket it was handed. None
+        connections it greeted on (see waiting.far_end), and the listening socket it was handed. None
         where they cannot be found, and any TCP socket counts. Another connection to the harness, never
         greeted on, brings nothing: a wait on it ends by the clock."""
         ends = {self._handed[program.name]} if program.name in self._handed else set()
@@ -263,7 +263,7 @@ class Scene:
                 continue
             if self._far_ends.get(point.sock) is None:
                 try:
-                    self._far_ends[point.sock] = referee.far_end(point.sock)
+                    self._far_ends[point.sock] = readiness.far_end(point.sock)
                 except OSError:
                     return None
             ends.add(self._far_ends[point.sock] or 0)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grading, report, rubric, scene
-from autograder.handout import FOLDER, ROOT, SOLUTION, referee
+from autograder.handout import FOLDER, ROOT, SOLUTION, waiting
 
 import gradescope_results
 from survivors import AS_ROOT, HAS_PROC
@@ -177,7 +177,7 @@ def test_as_root_without_cap_sys_ptrace_a_client2_that_sleeps_is_still_caught(tm
 def test_where_sock_diag_cannot_be_asked_any_tcp_socket_counts_as_a_connection(monkeypatch):
     """Without Linux's sock_diag the harness cannot name a program's ends of its connections: honest
     programs still get every point, and a wait on a socketpair (no TCP) still ends by the clock."""
-    monkeypatch.setattr(referee, "_ASKED", [False])
+    monkeypatch.setattr(waiting, "_ASKED", [False])
     entries = ("solution", "correct_client2_raw_socket_with_a_timeout", "cheat_client2_waits_on_a_socketpair_then_pongs")
     for name, got in zip(entries, grade_all([CATALOGUE / name for name in entries])):
         assert got.scores() == deserved(name), name

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from autograder import grading, rubric
-from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, referee
+from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
 
 from test_exchange import find_python38
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-HANDOUT_MODULES = ("utils2.py", "client1.py", "referee.py", "check.py")
+HANDOUT_MODULES = ("utils2.py", "client1.py", "referee.py", "waiting.py", "check.py")
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
 # check.py's name for each check -> the autograder's test
 CHECKED = {
@@ -165,7 +165,7 @@ def _load_check(folder: Path):
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(folder))
-        for name in ("referee", "utils2"):
+        for name in ("referee", "utils2", "waiting"):
             sys.modules.pop(name, None)
     return module
 
@@ -218,7 +218,7 @@ def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_the_che
         scene.close()
 
 
-@pytest.mark.skipif(not referee.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+@pytest.mark.skipif(not waiting.can_see_waiting(), reason="waiting is seen through Linux's /proc")
 def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     """Its thread waits in a loop with a timeout: the Ping is held to the end, in both checks that
     need client2, and the hint says why, as the autograder's does."""
