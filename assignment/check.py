@@ -296,19 +296,12 @@ class Scene:
 
     def connections(self, program):
         """The inodes of `program`'s sockets that a message from the checker comes on: its ends of the
-        connections it greeted on (see waiting.far_end), and the listening socket it was handed. None
-        where they cannot be found, and any TCP socket counts."""
-        ends = {self.handed[program.name]} if program.name in self.handed else set()
-        for link in self.links:
-            if link.program is not program or not link.open or not link.greeted:
-                continue
-            if self.far_ends.get(link.sock) is None:
-                try:
-                    self.far_ends[link.sock] = waiting.far_end(link.sock)
-                except OSError:
-                    return None
-            ends.add(self.far_ends[link.sock] or 0)
-        return ends - {0}
+        connections it greeted on, and the listening socket it was handed (see waiting.py)."""
+        socks = [link.sock for link in self.links if link.program is program and link.open and link.greeted]
+        ends = waiting.far_ends(socks, self.far_ends)
+        if ends is not None and program.name in self.handed:
+            ends.add(self.handed[program.name])
+        return ends
 
     def _nothing_readable(self):
         return not self._ready(0)

@@ -274,6 +274,18 @@ def far_end(sock):
     return _ask(sock)
 
 
+def far_ends(socks, known):
+    """The inodes at the other ends of `socks` (see far_end), each found once and kept in `known`
+    (socket -> inode); None where they cannot be found, and any TCP socket has to count."""
+    try:
+        for sock in socks:
+            if known.get(sock) is None:
+                known[sock] = far_end(sock)
+    except OSError:
+        return None
+    return {known[sock] for sock in socks if known[sock]}
+
+
 _ASKED = []  # whether sock_diag answers here, once found out
 
 

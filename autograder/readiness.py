@@ -33,7 +33,7 @@ from .handout import waiting
 
 READY, BUSY, SLEEPING = waiting.READY, waiting.BUSY, waiting.SLEEPING
 can_see_waiting = waiting.can_see_waiting
-far_end = waiting.far_end
+far_ends = waiting.far_ends
 _CAP_SYS_PTRACE = 19
 
 

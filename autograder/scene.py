@@ -254,20 +254,14 @@ class Scene:
 
     def _connections(self, program: sandbox.Program) -> set[int] | None:
         """The inodes of `program`'s sockets that a message from the harness comes on: its ends of the
-        connections it greeted on (see waiting.far_end), and the listening socket it was handed. None
-        where they cannot be found, and any TCP socket counts. Another connection to the harness, never
-        greeted on, brings nothing: a wait on it ends by the clock."""
-        ends = {self._handed[program.name]} if program.name in self._handed else set()
-        for point in self.endpoints:
-            if point.student is not program or not point.open or not point.greeted:
-                continue
-            if self._far_ends.get(point.sock) is None:
-                try:
-                    self._far_ends[point.sock] = readiness.far_end(point.sock)
-                except OSError:
-                    return None
-            ends.add(self._far_ends[point.sock] or 0)
-        return ends - {0}
+        connections it greeted on, and the listening socket it was handed. None where they cannot be
+        found, and any TCP socket counts. Another connection to the harness, never greeted on, brings
+        nothing: a wait on it ends by the clock."""
+        socks = [point.sock for point in self.endpoints if point.student is program and point.open and point.greeted]
+        ends = readiness.far_ends(socks, self._far_ends)
+        if ends is not None and program.name in self._handed:
+            ends.add(self._handed[program.name])
+        return ends
 
     def gone(self, program: sandbox.Program) -> bool:
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:
