@@ -323,11 +323,9 @@ def sweep(uid: int, gid: int) -> bool:
         try:
             import resource
 
-            if any(ipc_of(uid, kind) for kind in IPC_KINDS):  # removing them takes ctypes, imported now:
-                try:  # as the user, the grader's Python's library may be out of reach
-                    import ctypes  # noqa: F401
-                except ImportError:  # a Python without it: left for root (leftovers.remove)
-                    pass
+            if any(ipc_of(uid, kind) for kind in IPC_KINDS):  # removing them takes _ctypes, found now:
+                for kind in IPC_KINDS:  # as the user, the grader's Python's library may be out of reach
+                    libc(_IPC_CONTROL[kind])
             posix.setgroups([])
             posix.setresgid(gid, gid, gid)
             posix.setresuid(uid, uid, uid)
@@ -348,7 +346,10 @@ def sweep(uid: int, gid: int) -> bool:
 
 
 IPC_KINDS = ("shm", "sem", "msg")  # as /proc/sysvipc names them
+_IPC_CONTROL = {"shm": "shmctl", "sem": "semctl", "msg": "msgctl"}  # each kind's call, which IPC_RMID removes
 _IPC_RMID = 0
+# Their arguments, after the id: shmctl and msgctl (IPC_RMID, no buffer), semctl (a semaphore's number, IPC_RMID).
+_IPC_REMOVE = {"shm": (_IPC_RMID, None), "sem": (0, _IPC_RMID), "msg": (_IPC_RMID, None)}
 
 
 def remove_ipc(uid: int) -> bool:
@@ -357,10 +358,10 @@ def remove_ipc(uid: int) -> bool:
     large as the machine's RAM) until removed. Their maker may remove them, and root where it holds
     CAP_SYS_ADMIN (not in a default container): the sweep does it as the user."""
     left = [(kind, ident) for kind in IPC_KINDS for ident in ipc_of(uid, kind)]
-    if left:
-        remove = _ipc_remover()
-        for kind, ident in left:
-            remove[kind](ident)
+    for kind, ident in left:  # shared memory goes once no process has it attached: none is left by now
+        control = libc(_IPC_CONTROL[kind])
+        if control is not None:
+            control((ident, *_IPC_REMOVE[kind]))
     return not any(ipc_of(uid, kind) for kind, _ in left)
 
 
@@ -375,20 +376,6 @@ def ipc_of(uid: int, kind: str) -> list[int]:
         return [int(fields[1]) for fields in map(str.split, rows) if uid in (int(fields[at[0]]), int(fields[at[1]]))]
     except (OSError, ValueError, IndexError):
         return []
-
-
-def _ipc_remover() -> dict:
-    """How to remove one object of each kind, by its id (made once: a program may leave thousands)."""
-    import ctypes  # 4 ms: only when a program left something, almost never
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.semctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
-    for call in (libc.shmctl, libc.msgctl):
-        call.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
-    # Shared memory goes once no process has it attached: none is left by now.
-    return {"shm": lambda ident: libc.shmctl(ident, _IPC_RMID, None),
-            "sem": lambda ident: libc.semctl(ident, 0, _IPC_RMID),
-            "msg": lambda ident: libc.msgctl(ident, _IPC_RMID, None)}
 
 
 def _alone() -> bool:
