@@ -289,10 +289,11 @@ class Scene:
                 return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not WATCHES_WAITING:
             return time.monotonic() - max(program.heard, self.t0 + since) >= QUIET_SECONDS
-        now = self.last_seen[program.name] = waiting.state(pids, self.connections(program))
+        ends = self.connections(program)
+        now = self.last_seen[program.name] = waiting.state(pids, ends)
         if now != waiting.READY:
             return False
-        return self._nothing_readable() and waiting.state(pids, self.connections(program)) == waiting.READY
+        return self._nothing_readable() and waiting.state(pids, ends) == waiting.READY
 
     def connections(self, program):
         """The inodes of `program`'s sockets that a message from the checker comes on: its ends of the

@@ -244,13 +244,14 @@ class Scene:
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             self._seen_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
-        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, self._connections(program))
+        ends = self._connections(program)
+        now = self._seen_as[program.name] = readiness.state(program.tree(), program.account, ends)
         if now == readiness.BUSY:
             bounded = not (delivering and readiness.can_see_waiting())
             return bounded and self.now() - since >= self.settle_seconds
         if now == readiness.SLEEPING:
             return False
-        return self._nothing_readable() and readiness.state(program.tree(), program.account, self._connections(program)) == readiness.READY
+        return self._nothing_readable() and readiness.state(program.tree(), program.account, ends) == readiness.READY
 
     def _connections(self, program: sandbox.Program) -> set[int] | None:
         """The inodes of `program`'s sockets that a message from the harness comes on: its ends of the
