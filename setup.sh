@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, from /autograder/source, when it builds
-# the autograder's image (see "Deploying to Gradescope" in README.md).
+# the autograder's image (see docs/gradescope.md).
 #
 # - A virtual environment at $AUTOGRADER_ROOT/venv gets grading's pinned
 #   requirements, and the grader is compiled to bytecode: Ubuntu 24.04's system Python refuses `pip install`, and a
