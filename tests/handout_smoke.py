@@ -1,0 +1,211 @@
+"""The handout as a student meets it:  python tests/handout_smoke.py dist/handout.zip solution
+
+Unpacks the handout zip twice. Into one copy go the two files of a solution
+(a folder holding server_student.py and client2_student.py); then the three
+programs run in the order the students' README gives (server, client2,
+client1), each must exit 0 and print exactly the lines that README shows,
+and `python check.py` must pass every check and exit 0. In the other copy,
+left untouched, `python check.py` must fail every check and exit 1, as the
+README promises.
+
+Everything runs with the Python that runs this script, so CI runs it under
+each Python and system of its matrix; the test suite runs it under 3.8.
+Standard library only, Python 3.8+, on Linux, macOS and Windows: output is
+read by threads, never by select() on pipes, which Windows lacks.
+Exits 0 if all held; otherwise prints what did not and exits 1.
+"""
+
+import os
+import queue
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+FOLDER = "pingpong"  # what the handout zip unpacks to
+STUDENT_FILES = ("server_student.py", "client2_student.py")
+ORDER = (("server", "server_student.py"), ("client2", "client2_student.py"), ("client1", "client1.py"))
+START_SECONDS = 15.0  # for a program to print its first line, or to finish, on a slow CI machine
+CHECK_SECONDS = 120.0  # one run of check.py: about a second, 5 s more when a program hangs
+CHECKS = 4
+
+
+class Failed(Exception):
+    """What did not hold."""
+
+
+class Running:
+    """A program started with its output read line by line on a thread of its own."""
+
+    def __init__(self, name, script, folder, env):
+        self.name = name
+        self.lines = queue.Queue()
+        self.printed = []
+        self.process = subprocess.Popen([sys.executable, script], cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.process.stdout:
+            self.lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        self.lines.put(None)
+
+    def wait_for(self, pattern, seconds):
+        """Block until a line matches `pattern` (a regular expression); the line."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise Failed("{} printed no line like {!r} within {:g} s; it printed:\n{}".format(
+                    self.name, pattern, seconds, "\n".join(self.printed))) from None
+            if line is None:
+                raise Failed("{} ended without printing a line like {!r}; it printed:\n{}".format(
+                    self.name, pattern, "\n".join(self.printed)))
+            self.printed.append(line)
+            if re.search(pattern, line):
+                return line
+
+    def finish(self, seconds):
+        """Wait for it to end; its exit status and every line it printed."""
+        try:
+            code = self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            code = None
+        self.reader.join(seconds)
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.printed.append(line)
+        self.process.stdout.close()
+        return code, self.printed
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.finish(START_SECONDS)
+
+
+def unpack(archive, into):
+    with zipfile.ZipFile(archive) as handout:
+        handout.extractall(into)
+    folder = os.path.join(into, FOLDER)
+    if not os.path.isfile(os.path.join(folder, "check.py")):
+        raise Failed("{} holds no {}/check.py".format(archive, FOLDER))
+    return folder
+
+
+def readme_lines(folder):
+    """What the students' README says each program prints: {name: [lines]}, from its
+    "Terminal N, the server:" blocks."""
+    with open(os.path.join(folder, "README.md"), encoding="utf-8") as stream:
+        text = stream.read()
+    shown = {}
+    for name, block in re.findall(r"Terminal \d, (?:the )?(\w+):\s*```\n(.*?)```", text, re.S):
+        shown[name] = block.strip("\n").split("\n")
+    if set(shown) != {name for name, _ in ORDER}:
+        raise Failed("the README shows no output for {}".format(
+            ", ".join(sorted({name for name, _ in ORDER} - set(shown))) or "an unknown program"))
+    return shown
+
+
+def free_port():
+    """A port free now, for the three programs to meet on (not 50505, where a student's server may wait)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port != 50505:
+            return port
+
+
+def environment(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+    env.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", **extra)
+    return env
+
+
+def three_programs(folder, shown):
+    """Server, client2, client1, each started once the one before it is ready, as the README says."""
+    port = free_port()
+    env = environment(PINGPONG_PORT=str(port))
+    expected = {name: [line.replace(":50505", ":{}".format(port)) for line in lines] for name, lines in shown.items()}
+    started = []
+    try:
+        server = Running("server", "server_student.py", folder, env)
+        started.append(server)
+        server.wait_for(r"^server: listening on ", START_SECONDS)
+        client2 = Running("client2", "client2_student.py", folder, env)
+        started.append(client2)
+        server.wait_for(r"^server: client2 connected$", START_SECONDS)
+        started.append(Running("client1", "client1.py", folder, env))
+        problems = []
+        for program in started:
+            code, printed = program.finish(START_SECONDS)
+            if code != 0:
+                problems.append("{} exited with status {}, expected 0".format(program.name, code))
+            if printed != expected[program.name]:
+                problems.append("{} printed:\n  {}\nexpected (the README's lines):\n  {}".format(
+                    program.name, "\n  ".join(printed), "\n  ".join(expected[program.name])))
+        if problems:
+            raise Failed("\n".join(problems))
+    finally:
+        for program in started:
+            program.stop()
+    return ["{}: exit 0, {} lines as the README shows".format(p.name, len(expected[p.name])) for p in started]
+
+
+def self_check(folder, passes):
+    """`python check.py`: every check PASS and exit 0, or every check FAIL and exit 1."""
+    try:
+        done = subprocess.run([sys.executable, "check.py"], cwd=folder, env=environment(), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=CHECK_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise Failed("check.py did not finish within {:g} s".format(CHECK_SECONDS)) from None
+    out, err = (stream.decode("utf-8", "replace").replace("\r\n", "\n") for stream in (done.stdout, done.stderr))
+    verdicts = [line.split("  ", 1)[0] for line in out.split("\n") if line.startswith(("PASS  ", "FAIL  "))]
+    word, code = ("PASS", 0) if passes else ("FAIL", 1)
+    if verdicts != [word] * CHECKS or done.returncode != code or "Traceback" in err:
+        raise Failed("check.py in {}: expected {} {} and exit {}, got {} and exit {}\n{}{}".format(
+            folder, CHECKS, word, code, verdicts, done.returncode, out, err))
+    return "check.py: {} x {}, exit {}".format(CHECKS, word, code)
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__.split("\n\n")[0], file=sys.stderr)
+        return 2
+    archive, solution = argv[1], argv[2]
+    print("Python {} on {}".format(sys.version.split()[0], sys.platform), flush=True)
+    scratch = tempfile.mkdtemp(prefix="pingpong-smoke-")
+    try:
+        solved = unpack(archive, os.path.join(scratch, "solved"))
+        untouched = unpack(archive, os.path.join(scratch, "untouched"))
+        for name in STUDENT_FILES:
+            shutil.copy(os.path.join(solution, name), solved)
+        for line in three_programs(solved, readme_lines(solved)):
+            print("ok  " + line, flush=True)
+        print("ok  solution " + self_check(solved, passes=True), flush=True)
+        print("ok  untouched skeleton " + self_check(untouched, passes=False), flush=True)
+    except Failed as failure:
+        print("FAILED  {}".format(failure), flush=True)
+        return 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print("The handout works as its README says.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

