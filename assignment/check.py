@@ -38,7 +38,11 @@ EXIT_SECONDS = 1.0  # how long programs get to end by themselves once the exchan
 QUIET_SECONDS = 0.25  # without /proc: a program silent this long is taken to be waiting
 WATCHES_WAITING = waiting.can_see_waiting()
 NEVER = float("inf")  # Event.passed of a frame that was sent but never delivered
-HANDS_OVER_PORT = os.name == "posix"  # the checker binds your server's port and hands it over (not Windows)
+# POSIX sessions (Linux, macOS): each program starts in one of its own, so that stopping it stops all it
+# started, and the checker binds your server's port and hands it over. Where there are none (Windows),
+# a program is stopped on its own, and your server binds its port itself.
+SESSIONS = all(hasattr(os, name) for name in ("fork", "setsid", "killpg"))
+HANDS_OVER_PORT = SESSIONS
 
 
 class Program:
@@ -49,19 +53,19 @@ class Program:
         env.update(PINGPONG_HOST=HOST, PINGPONG_PORT=str(port), PINGPONG_CONNECT_TIMEOUT=str(SCENE_SECONDS),
                    PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1")
         options = {}
-        if os.name == "posix":
+        if SESSIONS:
             options["start_new_session"] = True  # so that stopping it stops all it started
-            if listening is not None and HANDS_OVER_PORT:  # no other program can take the port meanwhile
-                env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
-                options["pass_fds"] = (listening.fileno(),)
         else:
-            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+            options["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)  # Windows
+        if listening is not None and HANDS_OVER_PORT:  # no other program can take the port meanwhile
+            env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
+            options["pass_fds"] = (listening.fileno(),)
         self.name = name
         self.paths = [os.path.join(folder, name + ".out"), os.path.join(folder, name + ".err")]
         with open(self.paths[0], "wb") as out, open(self.paths[1], "wb") as err:
             self.process = subprocess.Popen([sys.executable, "-B", script], cwd=HERE, env=env,
                                             stdin=subprocess.DEVNULL, stdout=out, stderr=err, **options)
-        self.heard = time.monotonic()  # when it last sent the checker anything (or started)
+        self.heard = time.monotonic()  # when it last sent the checker anything, was handed a message, or started
         self.run = None
 
     def exited(self):
@@ -84,7 +88,7 @@ class Program:
     def left_behind(self):
         """Once it has ended: the processes it started that still run in its session (Linux)."""
         found = set()
-        if not WATCHES_WAITING or os.name != "posix":
+        if not WATCHES_WAITING:
             return found
         for entry in filter(str.isdigit, os.listdir("/proc")):
             try:
@@ -106,7 +110,7 @@ class Program:
             except subprocess.TimeoutExpired:
                 killed = True
             try:
-                if os.name == "posix":
+                if SESSIONS:
                     os.killpg(self.process.pid, signal.SIGKILL)
                 else:
                     self.process.kill()
@@ -239,6 +243,15 @@ class Scene:
         self.taps[listening] = (server_port, server, client)
         self.selector.register(listening, selectors.EVENT_READ, ("tap", None))
 
+    def stop_listening(self, listening):
+        """Close a socket the checker listened on: out of the selector first, as a closed socket in
+        select() is an error (Windows; Linux's epoll and macOS's kqueue forget it by themselves)."""
+        try:
+            self.selector.unregister(listening)
+        except (KeyError, ValueError):
+            pass  # never registered
+        listening.close()
+
     def _add(self, sock, me, peer, program):
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -264,6 +277,8 @@ class Scene:
                 self._closed(link)
                 return
             link.outbox.pop(0)
+            if link.program is not None:  # without /proc: its silence counts from now, as it has work to do
+                link.program.heard = time.monotonic()
             # seen: when its sender sent it (the checker's roles: when they chose to), even if held since
             self._log(referee.Event(frame, self._sender(link), link.peer, seen, self.now()))
         if link.closing:
@@ -476,7 +491,7 @@ def run_client2(folder):
             scene.wait(lambda: bool(link.received) or not link.open)
         scene.settle()
     finally:
-        listening.close()
+        scene.stop_listening(listening)
         runs = scene.close()
     return Trace("client2", scene.events, runs, greeted_as={"client2": link.peer} if link else {},
                  unlogged=scene.unlogged, undelivered=scene.undelivered)
@@ -522,8 +537,8 @@ def run_together(folder):
         scene.wait(lambda: back() or client1.exited())
         scene.settle()
     finally:
-        for_client2.close()
-        for_client1.close()
+        scene.stop_listening(for_client2)
+        scene.stop_listening(for_client1)
         runs = scene.close()
     return Trace("together", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
 
@@ -597,9 +612,9 @@ AUTOGRADER_ALSO = (
     "with limits on time and memory, and it reports any change outside the "
     "'# *** start ***' / '# *** end ***' markers.")
 NOT_WATCHED = (
-    " On this system the checker cannot see when your program waits for a message, so it waits for "
-    "{:g} s of silence instead; the autograder sees it exactly, and a program that sends before it is "
-    "asked fails there.".format(QUIET_SECONDS))
+    " On this computer the checker cannot see when your program waits for a message (only Linux shows "
+    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
+    "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
 
 
 def main():
