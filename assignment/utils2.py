@@ -23,6 +23,11 @@ PORT = 50505
 # How long a client waits for the server to appear, in seconds.
 CONNECT_TIMEOUT = 10.0
 
+# Windows does not end a blocked select() or recv() when Ctrl+C is pressed: Python
+# sees the key only once the call returns. There, the waits below return every
+# quarter of a second, to let it. (Elsewhere Ctrl+C ends them at once.)
+_WAKE_SECONDS = 0.25 if sys.platform == "win32" else None
+
 # Frames on the wire are short lines of ASCII text ending in a newline:
 # "HELLO client1", "HELLO client2", "Ping", "Pong". A longer line is an error.
 MAX_FRAME = 32
@@ -117,6 +122,28 @@ def _say(who, text):
         stream.flush()
 
 
+class _QuietCtrlC:
+    """Ctrl+C ends a program with one line, not a traceback: it is how you stop a
+    program that waits, not an error in it. Any other error shows its traceback."""
+
+    def __init__(self, rest):
+        self.rest = rest  # the hook for every other error
+        self.who = ""
+
+    def __call__(self, kind, error, trace):
+        if not issubclass(kind, KeyboardInterrupt):
+            self.rest(kind, error, trace)
+        elif sys.stderr is not None:
+            sys.stderr.write("{}: stopped by Ctrl+C\n".format(self.who))
+            sys.stderr.flush()
+
+
+def _quiet_ctrl_c(who):
+    if not isinstance(sys.excepthook, _QuietCtrlC):
+        sys.excepthook = _QuietCtrlC(sys.excepthook)
+    sys.excepthook.who = who
+
+
 def _check_message(msg, call):
     if isinstance(msg, Message):
         return
@@ -145,6 +172,8 @@ class _Link:
         """The frames that one read completes ([] if none); None at end of stream."""
         try:
             data = self.sock.recv(4096)
+        except socket.timeout:
+            return []  # a client's wake-up on Windows (see _WAKE_SECONDS): nothing yet
         except (ConnectionResetError, ConnectionAbortedError):
             data = b""
         if not data:
@@ -204,6 +233,7 @@ class Server:
     """
 
     def __init__(self):
+        _quiet_ctrl_c("server")
         host, port = address()
         self._listener = _listen(host, port)
         self._links = {}
@@ -217,7 +247,7 @@ class Server:
         self._selector.register(self._listener, selectors.EVENT_READ)
         pending = []
         while len(self._links) < len(ROLES):
-            for key, _ in self._selector.select():
+            for key, _ in self._selector.select(_WAKE_SECONDS):
                 if key.fileobj is self._listener:
                     sock, _ = self._listener.accept()
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -284,7 +314,7 @@ class Server:
             if not any(link.open for link in self._links.values()):
                 _say("server", "both clients have disconnected")
                 return None
-            for key, _ in self._selector.select():
+            for key, _ in self._selector.select(_WAKE_SECONDS):
                 self._take(key.data)
         link, msg = self._inbox.pop(0)
         self._last = link
@@ -345,6 +375,7 @@ class Client:
     def __init__(self, role):
         if role not in ROLES:
             raise ValueError("Client takes 'client1' or 'client2', not {!r}".format(role))
+        _quiet_ctrl_c(role)
         self.role = role
         self._inbox = []
         self._link = _Link(self._connect(), "the server")
@@ -361,7 +392,7 @@ class Client:
                 # An ASCII name as bytes: given a str, getaddrinfo loads the idna codec (5 ms a start).
                 name = host.encode("ascii") if host.isascii() else host
                 sock = socket.create_connection((name, port), timeout=limit)
-                sock.settimeout(None)
+                sock.settimeout(_WAKE_SECONDS)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return sock
             except (ConnectionRefusedError, socket.timeout):
