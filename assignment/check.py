@@ -644,4 +644,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the runs under way end first (within a run's time), stopping your programs
+        print("check.py: stopped by Ctrl+C", file=sys.stderr)
+        sys.exit(130)

@@ -1,4 +1,4 @@
-"""Ctrl+C in any of the three programs ends it with one line, no traceback.
+"""Ctrl+C in any of the three programs, or in check.py, ends it with one line, no traceback.
 
 Real SIGINTs to real programs, each while it waits: the server for its
 clients, a client for the server to appear, client2 for its Ping, client1
@@ -27,6 +27,7 @@ import pytest
 from conftest import ASSIGNMENT, BOUND, SOLUTION, free_port
 
 STOP_SECONDS = 5.0  # from Ctrl+C to the program's end; it takes milliseconds (a wake-up, on Windows' path)
+CHECK_STOP_SECONDS = 15.0  # check.py lets its runs end first: each within its 5 s, and 1 s to stop programs
 # Runs a program with utils2's waits woken up as on Windows, at 50 ms.
 WINDOWS_WAITS = ("import runpy, sys; sys.path.insert(0, '.'); import utils2; utils2._WAKE_SECONDS = 0.05; "
                  "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
@@ -56,13 +57,13 @@ class Running:
             except queue.Empty:
                 raise AssertionError(f"no line with {text!r}: {self.printed}") from None
 
-    def stopped_by_ctrl_c(self) -> tuple[int, str, float]:
+    def stopped_by_ctrl_c(self, seconds: float = STOP_SECONDS) -> tuple[int, str, float]:
         began = time.monotonic()
         self.process.send_signal(signal.SIGINT)
         try:
-            code = self.process.wait(STOP_SECONDS)
+            code = self.process.wait(seconds)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {STOP_SECONDS:g} s after Ctrl+C: {self.printed}") from None
+            raise AssertionError(f"still running {seconds:g} s after Ctrl+C: {self.printed}") from None
         return code, self.process.stderr.read(), time.monotonic() - began
 
     def kill(self) -> None:
@@ -161,3 +162,38 @@ def test_the_exchange_runs_on_windows_waits(folder):
     finally:
         for running in started:
             running.kill()
+
+
+def _running_in(folder: Path) -> list[int]:
+    """The processes whose working folder is `folder` (check.py runs your programs in its own)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{entry}/cwd") == str(folder):
+                found.append(int(entry))
+        except OSError:
+            pass  # gone, or not ours to see
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds check.py's programs through Linux's /proc")
+def test_ctrl_c_ends_check_py_with_one_line_and_its_programs_with_it(tmp_path):
+    """check.py is the students' fourth program: Ctrl+C while it runs a server that hangs."""
+    for name in ("utils2.py", "client1.py", "referee.py", "waiting.py", "check.py"):
+        (tmp_path / name).write_bytes((ASSIGNMENT / name).read_bytes())
+    hangs = Path(__file__).resolve().parent / "catalogue" / "server_waits_forever"
+    for name in ("server_student.py", "client2_student.py"):
+        (tmp_path / name).write_bytes((hangs / name).read_bytes())
+    running = Running(tmp_path, "check.py", free_port(), [])
+    try:
+        running.wait_for("Checking the PingPong programs in")
+        deadline = time.monotonic() + BOUND
+        while len(_running_in(tmp_path)) < 3:  # check.py and at least two of the programs it runs
+            assert time.monotonic() < deadline, "check.py started no programs"
+            time.sleep(0.01)  # nothing announces a process has started: look again
+        code, stderr, took = running.stopped_by_ctrl_c(seconds=CHECK_STOP_SECONDS)
+    finally:
+        running.kill()
+    assert stderr == "check.py: stopped by Ctrl+C\n"
+    assert code == 130
+    assert _running_in(tmp_path) == [], "programs check.py started were left running"
