@@ -124,7 +124,6 @@ def feedback_html(data: dict, submission: str) -> str:
     """What the student reads on Gradescope, test by test; tests hidden from the student are marked so."""
     n = gradebook.number
     body = [f"<h1>Feedback: {escape(submission)}</h1>", '<p class="small"><a href="../report.html">course report</a></p>',
-            f"<p><b>Score: {n(float(data.get('score', 0)))}</b></p>",
             _render(str(data.get("output", "")), data.get("output_format", "md"))]
     for test in data.get("tests", []):
         status = test.get("status", "")
