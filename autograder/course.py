@@ -157,7 +157,7 @@ def _md(text: str) -> str:
 def report_md(course: Course) -> str:
     lines = ["# Course report", "", counts_line(course.run) + ".", ""]
     if course.mean is not None:
-        lines += [f"Mean {gradebook.number(course.mean)}, median {gradebook.number(course.median)} "
+        lines += [f"Mean {gradebook.number(round(course.mean, 1))}, median {gradebook.number(course.median)} "
                   f"(out of {gradebook.number(course.maximum)}), over {course.graded} graded submissions.", ""]
     lines += ["## Scores", "", "![score distribution](scores.svg)", "", "| scores | submissions |", "| --- | ---: |"]
     lines += [f"| {label} | {count} |" for label, count in course.bands]

@@ -67,7 +67,7 @@ def report_html(course: Course) -> str:
     n = gradebook.number
     body = ["<h1>Course report</h1>", f"<p>{escape(counts_line(course.run))}.</p>"]
     if course.mean is not None:
-        body.append(f"<p>Mean {n(course.mean)}, median {n(course.median)} (out of {n(course.maximum)}), "
+        body.append(f"<p>Mean {n(round(course.mean, 1))}, median {n(course.median)} (out of {n(course.maximum)}), "
                     f"over {course.graded} graded submissions.</p>")
     body += ["<h2>Scores</h2>", chart(course.bands) if course.bands else "<p>Nothing was graded.</p>",
              "<h2>Pass rate of each test</h2>", '<table id="pass-rates"><tr><th>test</th><th>passed</th><th>rate</th></tr>']

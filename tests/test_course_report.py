@@ -85,7 +85,7 @@ def batch(tmp_path_factory) -> Path:
                str(_hostile(base)), "--out", str(out), "-j", "2"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=BATCH_SECONDS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"report: {out / 'report.html'}" in done.stdout, done.stdout
+    assert f"report: {out / 'report.html'} (and report.md, written in " in done.stdout, done.stdout
     return out
 
 
@@ -218,7 +218,10 @@ def _text_of(dom: str) -> str:
 
 
 def test_writing_the_report_for_200_submissions_takes_under_2_percent_of_their_batch(batch, tmp_path):
-    """200 submission folders, each a copy of a real result: every feedback page and the report, timed."""
+    """200 submission folders, each a copy of a real result: every feedback page and the report, timed.
+
+    A batch writes each page as its grading ends, beside the gradings still running; written all at once
+    here, the time is the most the report could add."""
     results = sorted(batch.glob("*/results.json"))
     chosen = rubric.load()
     rows = []
@@ -227,11 +230,13 @@ def test_writing_the_report_for_200_submissions_takes_under_2_percent_of_their_b
         folder.mkdir()
         shutil.copyfile(results[n % len(results)], folder / "results.json")
         rows.append(gradebook.row(folder.name, (), gradebook.read(folder / "results.json"), chosen))
-    started = time.monotonic()
-    seconds = course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
-    took = time.monotonic() - started
+    started = time.process_time()  # the CPU it takes: on this shared machine, the wall clock is others' too
+    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
+    took = time.process_time() - started
     assert len(list(tmp_path.glob("*/feedback.html"))) == 200
-    print(f"the report of 200 submissions took {took:.2f} s, {100 * took / BATCH_200_SECONDS:.2f} % of their batch")
-    assert seconds <= took < 0.02 * BATCH_200_SECONDS
-    again = course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
-    assert again < seconds  # the pages already written are not written again
+    print(f"the report of 200 submissions, every page written anew, took {took:.2f} s of CPU, "
+          f"{100 * took / BATCH_200_SECONDS:.2f} % of their batch")
+    assert took < 0.02 * BATCH_200_SECONDS
+    started = time.process_time()
+    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
+    assert time.process_time() - started < took / 2  # the pages already written (as a batch goes) are kept
