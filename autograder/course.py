@@ -100,13 +100,16 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
             if test.get("status") == "passed":
                 passed[key] += 1
             else:
-                groups.setdefault((key, extra.get("hint") or "unnamed"), []).append((r.submission, extra.get("told", "")))
+                told = (r.submission, extra.get("told", ""))
+                groups.setdefault((key, extra.get("hint") or "unnamed"), []).append(told)
         if reasons:
-            score = f"{gradebook.number(r.total)}/{gradebook.number(r.max)}" if r.status == "graded" else "error"
+            graded = r.status == gradebook.GRADED_STATUS
+            score = f"{gradebook.number(r.total)}/{gradebook.number(r.max)}" if graded else "error"
             attention.append(Attention(r.submission, score, tuple(reasons)))
     order = {t.key: i for i, t in enumerate(tests)}
+    common = sorted(groups.items(), key=lambda group: (-len(group[1]), order[group[0][0]], group[0][1]))
     failures = [Failure(names[test], hint, members[0][1], tuple(sub for sub, _ in members))
-                for (test, hint), members in sorted(groups.items(), key=lambda g: (-len(g[1]), order[g[0][0]], g[0][1]))]
+                for (test, hint), members in common]
     scores = [r.total for r in rows if r.status == gradebook.GRADED_STATUS]
     maximum = max((r.max for r in rows if r.status == gradebook.GRADED_STATUS), default=rubric.max_score)
     return Course(run, len(scores), maximum, statistics.mean(scores) if scores else None,
@@ -136,7 +139,7 @@ def _duration(seconds: float) -> str:
 def counts_line(run: Run) -> str:
     """The run in one line: '30 graded, 2 skipped (already graded), 1 failed, in 1 min 12 s'."""
     return (f"{run.planned} submissions: {run.graded} graded now, {run.skipped} skipped (already graded), "
-            f"{run.failed} failed to grade, in {_duration(run.seconds)}" + (" (interrupted)" if run.interrupted else ""))
+            f"{run.failed} failed to grade, in {_duration(run.seconds)}{' (interrupted)' if run.interrupted else ''}")
 
 
 def link(submission: str) -> str:

@@ -89,7 +89,8 @@ def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts:
     found += [Concern("renamed", f"{where} was used as {name}") for name, where in taken.renamed.items()]
     found += [Concern("intake", note) for note in taken.notes]
     for scene, trace in traces.items():
-        found += [Concern("limit", f"{name} {run.limit} ({scene} scene)") for name, run in trace.runs.items() if run.limit]
+        found += [Concern("limit", f"{name} {run.limit} ({scene} scene)")
+                  for name, run in trace.runs.items() if run.limit]
         for name, state in trace.undelivered.items():
             kind = {readiness.SLEEPING: "slept", readiness.HIDDEN: "hid"}.get(state)
             if kind:

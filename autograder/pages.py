@@ -70,7 +70,8 @@ def report_html(course: Course) -> str:
         body.append(f"<p>Mean {n(round(course.mean, 1))}, median {n(course.median)} (out of {n(course.maximum)}), "
                     f"over {course.graded} graded submissions.</p>")
     body += ["<h2>Scores</h2>", chart(course.bands) if course.bands else "<p>Nothing was graded.</p>",
-             "<h2>Pass rate of each test</h2>", '<table id="pass-rates"><tr><th>test</th><th>passed</th><th>rate</th></tr>']
+             "<h2>Pass rate of each test</h2>",
+             '<table id="pass-rates"><tr><th>test</th><th>passed</th><th>rate</th></tr>']
     for r in course.rates:
         share = r.passed / r.of if r.of else 0
         body.append(f"<tr><td>{escape(r.name)}</td><td class=n>{r.passed} of {r.of}</td><td>"
@@ -91,7 +92,8 @@ def report_html(course: Course) -> str:
     if course.attention:
         body.append('<table id="attention"><tr><th>submission</th><th>score</th><th>why</th></tr>')
         for a in course.attention:
-            why = "<br>".join(f"<b>{escape(LABELS.get(kind, kind))}</b>: {escape(detail)}" for kind, detail in a.reasons)
+            why = "<br>".join(f"<b>{escape(LABELS.get(kind, kind))}</b>: {escape(detail)}"
+                              for kind, detail in a.reasons)
             body.append(f"<tr><td>{_a(a.submission)}</td><td class=n>{escape(a.score)}</td><td>{why}</td></tr>")
         body.append("</table>")
     else:
@@ -123,13 +125,14 @@ def _render(text: str, form: str) -> str:
 def feedback_html(data: dict, submission: str) -> str:
     """What the student reads on Gradescope, test by test; tests hidden from the student are marked so."""
     n = gradebook.number
-    body = [f"<h1>Feedback: {escape(submission)}</h1>", '<p class="small"><a href="../report.html">course report</a></p>',
+    body = [f"<h1>Feedback: {escape(submission)}</h1>",
+            '<p class="small"><a href="../report.html">course report</a></p>',
             _render(str(data.get("output", "")), data.get("output_format", "md"))]
     for test in data.get("tests", []):
-        status = test.get("status", "")
-        hidden = test.get("visibility", "visible")
+        status, hidden = escape(str(test.get("status", ""))), test.get("visibility", "visible")
         seen = "" if hidden == "visible" else f' <span class="small">(the student sees it: {escape(hidden)})</span>'
-        body += [f'<h2 class="{escape(status)}">{escape(str(test.get("number", "")))}. {escape(str(test.get("name", "")))}'
-                 f" ({n(float(test.get('score', 0)))}/{n(float(test.get('max_score', 0)))}){seen}</h2>",
+        title = f'{test.get("number", "")}. {test.get("name", "")}'
+        points = f"{n(float(test.get('score', 0)))}/{n(float(test.get('max_score', 0)))}"
+        body += [f'<h2 class="{status}">{escape(title)} ({points}){seen}</h2>',
                  _render(str(test.get("output", "")), test.get("output_format", "md"))]
     return _page(f"Feedback: {submission}", body)

@@ -80,7 +80,7 @@ class Scene:
         self._served: dict[socket.socket, str] = {}
         self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
         self._seen_as: dict[str, str] = {}  # program -> its state (READY, BUSY, SLEEPING, "gone") when last looked at
-        self.undelivered: dict[str, str] = {}  # program -> that state (or HIDDEN), if frames for it were held to the end
+        self.undelivered: dict[str, str] = {}  # program -> that state (HIDDEN: it hid it), if frames for it were held
         self._pidfds: list[int] = []
         self.halted = False  # told to end now (the grading was interrupted): no more waiting, no grace
         if halt is not None:  # readable once the scene is to end: wakes every wait at once

@@ -210,7 +210,8 @@ def test_the_course_report_and_feedback_pages_are_written_with_the_batch(course,
     out, plan = graded["out"], course["plan"]
     assert f"report: {out / 'report.html'}" in graded["run"].stdout
     text = (out / "report.md").read_text(encoding="utf-8")
-    assert f"{len(plan)} submissions: {len(plan)} graded now, 0 skipped (already graded), 1 failed to grade, in " in text
+    counts = f"{len(plan)} submissions: {len(plan)} graded now, 0 skipped (already graded), 1 failed to grade, in "
+    assert counts in text
     assert f"[{BREAKS_GRADER.replace('_', chr(92) + '_')}]({BREAKS_GRADER}/feedback.html) | error | " \
            "the grader broke: the grader process ended with status 3" in text
     assert all((out / f"submission_{n}" / "feedback.html").is_file() for n in plan)

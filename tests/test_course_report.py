@@ -36,7 +36,8 @@ BATCH_SECONDS = 240  # bound for the batch below; about 40 s at -j 2
 # The entries graded, and the groups their failures must fall into: (test key, hint key) -> entries.
 ENTRIES = ("solution", "client2_crashes", "missing_client2", "server_sends_the_pong_back_to_client2",
            "cheat_client2_hides_then_sleeps_then_pongs", "client2_says_client1",
-           "server_forwards_the_ping_again_instead_of_the_pong", "cheat_server_echoes", "server_forwards_the_pong_twice")
+           "server_forwards_the_ping_again_instead_of_the_pong", "cheat_server_echoes",
+           "server_forwards_the_pong_twice")
 GROUPS = {
     ("client2_answers", "client2-crashed"): {"client2_crashes", "hostile"},
     ("together", "client2-crashed"): {"client2_crashes", "hostile"},
@@ -103,8 +104,8 @@ def test_the_failures_are_grouped_by_test_and_hint_with_exact_counts(batch):
     counts = [len(f.submissions) for f in found.failures]
     assert counts == sorted(counts, reverse=True)  # most common first
     for key in GRADED:  # each test's failures are the entries expected.toml gives 0 for it, and the hostile one
-        deserved = {e for e in ENTRIES if EXPECTED[e][key] == 0} | ({"hostile"} if key in ("client2_answers", "together")
-                                                                   else set())
+        hostile = {"hostile"} if key in ("client2_answers", "together") else set()
+        deserved = {e for e in ENTRIES if EXPECTED[e][key] == 0} | hostile
         assert {s for (test, _), subs in groups.items() if test == key for s in subs} == deserved, key
     rates = {r.key: (r.passed, r.of) for r in found.rates}
     assert rates["client2_answers"] == (sum(EXPECTED[e]["client2_answers"] > 0 for e in ENTRIES), len(ENTRIES) + 1)
