@@ -297,6 +297,7 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, t
                             capture_output=True, text=True, timeout=BATCH_SECONDS)
     assert second.returncode == 1, second.stdout + second.stderr
     assert f"{len(kept)} already graded there, skipped" in second.stdout
+    assert f"graded now, {len(kept)} skipped (already graded), 1 failed to grade" in (out / "report.md").read_text()
     assert {sub: (out / sub / "results.json").stat().st_mtime_ns for sub in kept} == stamps
     assert _without_seconds(_rows(out)) == _without_seconds(graded["rows"])
 

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from autograder import course, gradebook, rubric
+from autograder import course, gradebook, grading, intake, rubric
 from autograder.handout import ROOT, SOLUTION
 from autograder.rubric import GRADED
 
@@ -148,6 +148,17 @@ def test_each_feedback_page_is_what_the_student_reads(batch):
     assert "<strong>Hint:</strong> Your client2 stopped with an error (line" in page
     assert "<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/40)</h2>" in page
     assert '<a href="../report.html">' in page
+
+
+def test_a_file_named_otherwise_is_a_concern_and_so_is_what_intake_said(tmp_path):
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    shutil.copyfile(SOLUTION / "server_student.py", upload / "Server_Student (1).py")
+    taken = intake.take([upload], tmp_path / "intake")
+    concerns = grading._concerns(taken, {}, ())
+    assert grading.Concern("renamed", "Server_Student (1).py was used as server_student.py") in concerns
+    assert grading.Concern("missing", "client2_student.py") in concerns
+    assert [c.detail for c in concerns if c.kind == "intake"] == taken.notes and len(taken.notes) == 2
 
 
 # --- in a browser -------------------------------------------------------------
