@@ -251,8 +251,8 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
         progress.end()
     print(gradebook.summary(list(rows.values()), len(submissions)))
     failed = sum(r.status == gradebook.ERROR_STATUS for r in rows.values())
-    run = course.Run(time.monotonic() - started, len(submissions), len(rows) - skipped_count, skipped_count, failed,
-                     interrupted)
+    run = course.Run(time.monotonic() - started, len(submissions), len(rows) - skipped_count - failed, skipped_count,
+                     failed, interrupted)
     print(f"gradebook: {csv_path} (a row per submission), {csv_path.with_name('students.csv')} (a row per student)")
     try:
         seconds = course.write(batch.out, list(rows.values()), batch.rubric, run)

@@ -34,7 +34,7 @@ class Run:
     planned: int  # submissions given
     graded: int  # graded now
     skipped: int  # already graded in DIR, so not graded again
-    failed: int  # the grader broke (graded now or before)
+    failed: int  # the grader broke (always now: those are never skipped)
     interrupted: bool = False
 
 
@@ -137,9 +137,11 @@ def _duration(seconds: float) -> str:
 
 
 def counts_line(run: Run) -> str:
-    """The run in one line: '30 graded, 2 skipped (already graded), 1 failed, in 1 min 12 s'."""
+    """The run in one line: '33 submissions: 30 graded now, 2 skipped (already graded), 1 failed to grade, in 12 s'."""
+    left = run.planned - run.graded - run.skipped - run.failed
     return (f"{run.planned} submissions: {run.graded} graded now, {run.skipped} skipped (already graded), "
-            f"{run.failed} failed to grade, in {_duration(run.seconds)}{' (interrupted)' if run.interrupted else ''}")
+            f"{run.failed} failed to grade{f', {left} not graded yet' if left > 0 else ''}, in {_duration(run.seconds)}"
+            f"{' (interrupted)' if run.interrupted else ''}")
 
 
 def link(submission: str) -> str:

@@ -210,7 +210,7 @@ def test_the_course_report_and_feedback_pages_are_written_with_the_batch(course,
     out, plan = graded["out"], course["plan"]
     assert f"report: {out / 'report.html'}" in graded["run"].stdout
     text = (out / "report.md").read_text(encoding="utf-8")
-    counts = f"{len(plan)} submissions: {len(plan)} graded now, 0 skipped (already graded), 1 failed to grade, in "
+    counts = f"{len(plan)} submissions: {len(plan) - 1} graded now, 0 skipped (already graded), 1 failed to grade, in "
     assert counts in text
     assert f"[{BREAKS_GRADER.replace('_', chr(92) + '_')}]({BREAKS_GRADER}/feedback.html) | error | " \
            "the grader broke: the grader process ended with status 3" in text
@@ -292,6 +292,8 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, t
     assert 1 <= len(kept) < len(course["plan"])
     assert _without_seconds(kept).items() <= _without_seconds(graded["rows"]).items()
     stamps = {sub: (out / sub / "results.json").stat().st_mtime_ns for sub in kept}
+    said = (out / "report.md").read_text(encoding="utf-8")
+    assert " not graded yet, in " in said and "(interrupted)" in said, said[:300]
 
     second = subprocess.run(command, cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=BATCH_SECONDS)
