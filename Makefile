@@ -9,7 +9,7 @@ SUBMISSION ?= solution
 RESULTS    ?=
 BENCH_ARGS ?=
 
-.PHONY: help test grade skeletons dist bench soak clean
+.PHONY: help test browser grade skeletons dist bench soak clean
 
 help:
 	@echo "make test                  run the test suite (makes $(VENV) if missing)"
@@ -34,9 +34,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 # for the grader to report, in the results it writes.
 BYTECODE := $(PY) -m compileall -q autograder assignment > /dev/null && { $(PY) -m autograder.rubric 2> /dev/null || true; }
 
-test: $(STAMP)
+test: $(STAMP) browser
 	@$(BYTECODE)
 	$(PY) -m pytest
+
+# The course report is tested in a real browser, Debian's Chromium, installed here when missing (CI runs as
+# root on a clean machine). Where it cannot be installed, the browser test is skipped and says why.
+browser:
+	@command -v chromium > /dev/null || command -v chromium-browser > /dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	    echo "installing chromium (Debian's package), for the course report's browser test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium > /dev/null; } \
+	      || echo "note: chromium could not be installed; the browser test will be skipped"; \
+	  else echo "note: chromium is not installed (as root with apt-get, make test installs it); the browser test will be skipped"; fi; }
 
 grade: $(STAMP)
 	@$(BYTECODE)

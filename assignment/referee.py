@@ -267,8 +267,22 @@ def crash_place(traceback):
     return found
 
 
+@dataclass(frozen=True)
+class Advice:
+    """A hint, and the name it goes by: the same `key` for the same mistake, whatever the details
+    ("client2-crashed", whatever the line)."""
+
+    key: str
+    text: str
+
+
 def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded=False, sleeping=""):
-    """One piece of advice, for the most telling thing that went wrong.
+    """One piece of advice, for the most telling thing that went wrong (see advice)."""
+    return advice(judgement, crashed, crash_where, stopped, seconds, flooded, sleeping).text
+
+
+def advice(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded=False, sleeping=""):
+    """One piece of advice, for the most telling thing that went wrong, with its name.
 
     `crashed` / `stopped`: the name of your program that stopped with an
     error / was still running when the run's time was up, if one did.
@@ -279,35 +293,41 @@ def hint(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flooded
     if judgement.broken:
         why = judgement.broken.why
         if "Pong should go" in why:
-            return ("Forward the message you just received: pong = server.receive_message(), "
-                    "then server.forward_message(pong).")
+            return Advice("forward-the-pong", "Forward the message you just received: "
+                          "pong = server.receive_message(), then server.forward_message(pong).")
         if "back to" in why:
-            return ("server.send_message(msg) answers the client you last heard from; "
-                    "to pass a message on to the other client, use server.forward_message(msg).")
+            return Advice("forward-not-send", "server.send_message(msg) answers the client you last heard from; "
+                          "to pass a message on to the other client, use server.forward_message(msg).")
         if why.startswith("client2 sent a Pong before"):
-            return "Wait for the Ping first: msg = client.receive_message(), and answer only once it has arrived."
+            return Advice("wait-for-the-ping", "Wait for the Ping first: msg = client.receive_message(), "
+                          "and answer only once it has arrived.")
         if "second Pong" in why or "more than it received" in why:
-            return "Send each message once: one Ping in, one Ping out; one Pong in, one Pong out."
+            return Advice("send-once", "Send each message once: one Ping in, one Ping out; one Pong in, one Pong out.")
         if "before" in why or "made up" in why:
-            return "Only pass on what you received: receive the message first, then forward that message."
+            return Advice("receive-first", "Only pass on what you received: receive the message first, "
+                          "then forward that message.")
         if why.startswith("the server sent"):
-            return ("The server sends only what it received, passed on with server.forward_message(msg): "
-                    "it makes up nothing of its own.")
-        return "client2 answers a Ping with Message.Pong, and sends nothing else."
+            return Advice("server-makes-up", "The server sends only what it received, passed on with "
+                          "server.forward_message(msg): it makes up nothing of its own.")
+        return Advice("client2-sends-only-a-pong", "client2 answers a Ping with Message.Pong, and sends nothing else.")
     if flooded:
-        return ("Your programs sent more than {} frames, where the exchange is 4, and the run was ended "
-                "there: send each message once.".format(MAX_EVENTS))
+        return Advice("flooded", "Your programs sent more than {} frames, where the exchange is 4, and the run "
+                      "was ended there: send each message once.".format(MAX_EVENTS))
     if crashed:
-        return "Your {} stopped with an error{}: read the traceback below.".format(crashed, crash_where)
+        return Advice(crashed + "-crashed",
+                      "Your {} stopped with an error{}: read the traceback below.".format(crashed, crash_where))
     if judgement.missing.startswith("client2 connected saying"):
-        return 'Create your client as Client("client2"): the server tells the clients apart by that name.'
+        return Advice("client2-name", 'Create your client as Client("client2"): the server tells the clients '
+                      "apart by that name.")
     if sleeping:
-        return ("Your {} never got the message meant for it: when last looked at, it was sleeping by the "
-                "clock (time.sleep, threading.Timer, a wait with a timeout such as Event.wait(1) or "
-                "queue.get(timeout=1) or on anything but its connection, or a timer: signal.alarm), and a "
-                "message is handed only to a program that waits for one. Wait for the message itself, with "
-                "receive_message(), and do not sleep.".format(sleeping))
+        return Advice(sleeping + "-sleeping", "Your {} never got the message meant for it: when last looked at, "
+                      "it was sleeping by the clock (time.sleep, threading.Timer, a wait with a timeout such as "
+                      "Event.wait(1) or queue.get(timeout=1) or on anything but its connection, or a timer: "
+                      "signal.alarm), and a message is handed only to a program that waits for one. Wait for the "
+                      "message itself, with receive_message(), and do not sleep.".format(sleeping))
     if stopped:
-        return ("Your {} was still running after {:g} s without doing this step: it may be waiting for "
-                "a message that never comes, or stuck in a loop.".format(stopped, seconds))
-    return "Your program ended before this step: check that your code between the markers does each step in order."
+        return Advice(stopped + "-still-running", "Your {} was still running after {:g} s without doing this "
+                      "step: it may be waiting for a message that never comes, or stuck in a loop.".format(
+                          stopped, seconds))
+    return Advice("ended-early", "Your program ended before this step: check that your code between the markers "
+                  "does each step in order.")

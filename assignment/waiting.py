@@ -104,6 +104,11 @@ def state(pids, connections=None):
     return answer
 
 
+def hides(pids):
+    """Does any of the processes `pids` hide what it waits in (so that it is never counted as waiting)?"""
+    return any(_hides(pid) for pid in pids)
+
+
 def _hides(pid):
     """Has the process made itself not dumpable (prctl PR_SET_DUMPABLE 0)? Then it shows what it waits in
     to no one but a tracer with CAP_SYS_PTRACE, and /proc names root as the owner of its files."""

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import INTERRUPTED, accounts, export, gradebook, report
+from . import INTERRUPTED, accounts, course, export, gradebook, pages, report
 from .handout import ROOT
 from .rubric import Rubric
 from .submissions import Submission, collect
@@ -86,6 +86,7 @@ class Batch:
             report.write(data, results)
         if log.exists() and log.stat().st_size == 0:
             log.unlink()
+        pages.feedback_page(folder, sub.id)  # here, while other gradings run, not all at the end
         return gradebook.row(sub.id, sub.submitters, data, self.rubric)
 
     def _why(self, code: int | None, log: Path) -> str:
@@ -211,6 +212,7 @@ def _fresh_folder() -> Path:
 
 
 def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, force: bool) -> int:
+    started = time.monotonic()
     rows: dict[str, gradebook.Row] = {}
     todo = []
     for sub in submissions:
@@ -220,9 +222,10 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
         else:
             todo.append(sub)
     csv_path = batch.out / "grades.csv"
-    gradebook.write_csv(list(rows.values()), batch.rubric, csv_path)
+    _write_gradebooks(rows, batch, csv_path)
     for note in notes:
         print(f"note: {note}")
+    skipped_count = len(rows)
     skipped = f"; {len(rows)} already graded there, skipped (--force regrades them)" if rows else ""
     print(f"Grading {len(todo)} of {len(submissions)} submissions, {batch.jobs} at a time, into {batch.out}{skipped}.")
     progress = Progress(len(todo))
@@ -247,7 +250,19 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
     if not interrupted:
         progress.end()
     print(gradebook.summary(list(rows.values()), len(submissions)))
-    print(f"gradebook: {csv_path}")
+    failed = sum(r.status == gradebook.ERROR_STATUS for r in rows.values())
+    run = course.Run(time.monotonic() - started, len(submissions), len(rows) - skipped_count - failed, skipped_count,
+                     failed, interrupted)
+    print(f"gradebook: {csv_path} (a row per submission), {csv_path.with_name('students.csv')} (a row per student)")
+    try:
+        seconds = course.write(batch.out, list(rows.values()), batch.rubric, run)
+        print(f"report: {batch.out / 'report.html'} (and report.md, written in {seconds:.2f} s); each submission's "
+              f"feedback: {batch.out / '<submission>' / 'feedback.html'}")
+    except Exception:  # noqa: BLE001 - the grades are written; a report that breaks must not lose them
+        import traceback
+
+        traceback.print_exc()
+        print("error: the course report could not be written; the gradebook and results are whole", file=sys.stderr)
     if interrupted:
         print(f"Run the same command with --out {batch.out} to grade the rest.")
         return INTERRUPTED
@@ -258,6 +273,11 @@ def _record(r: gradebook.Row | None, rows: dict, batch: Batch, csv_path: Path, p
     if r is None:
         return
     rows[r.submission] = r
-    gradebook.write_csv(list(rows.values()), batch.rubric, csv_path)
+    _write_gradebooks(rows, batch, csv_path)
     if progress is not None:
         progress.step(r)
+
+
+def _write_gradebooks(rows: dict, batch: Batch, csv_path: Path) -> None:
+    gradebook.write_csv(list(rows.values()), batch.rubric, csv_path)
+    gradebook.write_students_csv(list(rows.values()), batch.rubric, csv_path.with_name("students.csv"))

@@ -32,8 +32,10 @@ Many submissions (a batch), when SUBMISSION is
   - a Gradescope "Export Submissions" zip, or the folder it unpacks to
     (it holds submission_metadata.yml);
   - anything at all, with --out.
-A batch writes DIR/grades.csv and DIR/<submission>/results.json, and prints
-a summary. Run again with the same --out to grade only what is not graded
+A batch writes DIR/grades.csv (a row per submission), DIR/students.csv (a
+row per student, to import into a gradebook), DIR/<submission>/results.json
+and feedback.html, and the course report DIR/report.html (and report.md),
+and prints a summary. Run again with the same --out to grade only what is not graded
 yet (after Ctrl-C, say); --force regrades everything.
 
 .py files given together are always one submission, as is a folder that

@@ -30,22 +30,23 @@ def picture(trace: Trace, judgement: Judgement) -> str:
     return referee.picture(trace.scenario, trace.events, judgement, unlogged=trace.unlogged)
 
 
-def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
-    """One piece of advice, for the most telling thing that went wrong."""
+def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> referee.Advice:
+    """One piece of advice, for the most telling thing that went wrong, with its name (for the course report)."""
     if trace.missing:
-        return f"Upload a file named {trace.missing[0]}: the grader could not find it."
+        return referee.Advice("file-missing", f"Upload a file named {trace.missing[0]}: the grader could not find it.")
     runs = [(name, run) for name, run in program_output(trace) if name in _accountable(trace)]
     crashed = next(((name, run) for name, run in runs if run.crashed), None)
     stopped = next((name for name, run in runs if run.killed), "")
     limited = next(((name, run) for name, run in runs if run.limit), None)
     if limited:
-        return f"Your {limited[0]} {limited[1].limit}, which the grader does not allow: a correct program needs far less."
+        return referee.Advice("limit", f"Your {limited[0]} {limited[1].limit}, which the grader does not allow: "
+                              "a correct program needs far less.")
     if trace.dropped and not crashed:
-        return (f"Your program connected to the server a second time as {trace.dropped[0]}; the server drops a "
-                "second client of the same name, so nothing sent on that connection arrives. Use the one "
-                "client the file makes at the top.")
+        return referee.Advice("second-connection", f"Your program connected to the server a second time as "
+                              f"{trace.dropped[0]}; the server drops a second client of the same name, so nothing "
+                              "sent on that connection arrives. Use the one client the file makes at the top.")
     sleeping = next((name for name, _ in runs if trace.undelivered.get(name) == readiness.SLEEPING), "")
-    return referee.hint(judgement, crashed=crashed[0] if crashed else "",
+    return referee.advice(judgement, crashed=crashed[0] if crashed else "",
                         crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
                         stopped=stopped, seconds=limits.scenario_seconds, flooded=bool(trace.unlogged),
                         sleeping=sleeping)
@@ -79,11 +80,11 @@ def _block(text: str) -> list[str]:
     return [f"{fence}text", text, fence]
 
 
-def render(test: str, expected: str, trace: Trace, judgement: Judgement, limits: Limits) -> str:
-    """The Markdown a student reads for a failed test."""
+def render(expected: str, trace: Trace, judgement: Judgement, told: referee.Advice) -> str:
+    """The Markdown a student reads for a failed test, `told` the hint."""
     parts = [f"**Expected:** {expected}.", "", "**What happened** (as the grader saw it on the network):",
              "```text", picture(trace, judgement) if not trace.missing else "(not run)", "```",
-             "", f"**Hint:** {hint(test, trace, judgement, limits)}"]
+             "", f"**Hint:** {told.text}"]
     if judgement.broken or judgement.missing:
         parts.insert(1, "")
         parts.insert(2, f"**Went wrong:** {judgement.broken.why if judgement.broken else judgement.missing}.")

@@ -1,9 +1,14 @@
-"""The batch's gradebook: one CSV row per submission, and the summary printed at the end.
+"""The batch's gradebook: one CSV row per submission, one per student to import, and the summary.
 
 Every row is rebuilt from the submission's own results file, the one the
 student would see on Gradescope, so the gradebook can never say something
 the results do not, and a batch that was interrupted and resumed gives the
 same gradebook as one that ran straight through.
+
+grades.csv has a row per submission (a group's names, ids and emails joined
+with "; "); students.csv has a row per student, a group's members each with
+the group's scores: what a gradebook import (Gradescope, Canvas, Moodle)
+matches on is one id or one email.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ def _reason(output: str) -> str:
     return lines[-1] if lines else "the grader failed"
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
     return f"{round(value, 3):g}"
 
 
@@ -85,28 +90,69 @@ def write_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
     writer.writerow(header(rubric))
     for r in sorted(rows, key=lambda r: r.submission):
         people = [("; ".join(getattr(s, field) for s in r.submitters)) for field in ("name", "sid", "email")]
-        points = [_number(r.points[key]) if key in r.points else "" for key in tests]
-        writer.writerow([r.submission, *people, *points, _number(r.total), _number(r.max), r.status,
+        writer.writerow([r.submission, *people, *_points(r, tests), number(r.total), number(r.max), r.status,
                          f"{r.seconds:.1f}", r.reason])
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".grades-", suffix=".csv")
+    replace(path, text.getvalue())
+
+
+def student_header(rubric: Rubric) -> list[str]:
+    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    return ["sid", "email", "name", "total", "max", *tests, "submission", "status"]
+
+
+def write_students_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
+    """One row per student, for a gradebook import: a group's members each get the group's scores.
+
+    A submission that failed to grade has its total left empty, not 0: an
+    import then leaves that student's grade as it was, for a person to set.
+    A submission with no known submitters (not from an export) is one row
+    with no id, found by its folder's name.
+    """
+    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(student_header(rubric))
+    for r in sorted(rows, key=lambda r: r.submission):
+        scores = [number(r.total) if r.status == GRADED_STATUS else "", number(r.max), *_points(r, tests)]
+        for person in r.submitters or (Submitter(),):
+            writer.writerow([person.sid, person.email, person.name, *scores, r.submission, r.status])
+    replace(path, text.getvalue())
+
+
+def _points(r: Row, tests: list[str]) -> list[str]:
+    return [number(r.points[key]) if key in r.points else "" for key in tests]
+
+
+def replace(path: Path, text: str) -> None:
+    """Write atomically: a reader sees the old file or the new one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text.getvalue())
+            stream.write(text)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def histogram(scores: list[float], maximum: float, bins: int = 10) -> list[str]:
-    """Scores in `bins` equal bands of the maximum, the last band including it."""
+def bands(scores: list[float], maximum: float, bins: int = 10) -> list[tuple[str, int]]:
+    """Scores in `bins` equal bands of the maximum, the last band including it: (label, count) each."""
     if not scores or maximum <= 0:
         return []
     counts = [0] * bins
     for score in scores:
         counts[min(bins - 1, max(0, int(score / maximum * bins)))] += 1
+    labels = [f"{number(maximum * i / bins)}-{number(maximum * (i + 1) / bins)}" for i in range(bins)]
+    return list(zip(labels, counts))
+
+
+def histogram(scores: list[float], maximum: float, bins: int = 10) -> list[str]:
+    """The bands drawn in characters, for a terminal."""
+    banded = bands(scores, maximum, bins)
+    if not banded:
+        return []
+    labels, counts = zip(*banded)
     width = max(counts)
-    labels = [f"{_number(maximum * i / bins)}-{_number(maximum * (i + 1) / bins)}" for i in range(bins)]
     pad = max(len(label) for label in labels)
     return [f"  {label:>{pad}} | {'#' * round(count / width * BAR) if count else '':<{BAR}} {count}"
             for label, count in zip(labels, counts)]
@@ -124,8 +170,8 @@ def summary(rows: list[Row], planned: int) -> str:
         maximum = max(r.max for r in graded)
         import statistics  # here: only a batch's summary needs it, and it takes 4 ms to import
 
-        lines.append(f"mean {_number(statistics.mean(scores))}, median {_number(statistics.median(scores))}"
-                     f" (out of {_number(maximum)})")
+        lines.append(f"mean {number(statistics.mean(scores))}, median {number(statistics.median(scores))}"
+                     f" (out of {number(maximum)})")
         lines += ["scores:", *histogram(scores, maximum)]
     if failed:
         lines.append("failed to grade (status error in the gradebook):")

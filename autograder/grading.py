@@ -13,9 +13,29 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import feedback, intake, rules, sandbox, scenario, skeleton
-from .handout import FOLDER, STUDENT_FILES
+from . import feedback, intake, readiness, rules, sandbox, scenario, skeleton
+from .handout import FOLDER, STUDENT_FILES, referee
 from .rubric import Rubric, Test
+
+
+@dataclass(frozen=True)
+class Concern:
+    """Something about a submission that a person should look at (the course report lists them)."""
+
+    kind: str  # one of CONCERNS
+    detail: str  # in words, for the instructor
+
+
+CONCERNS = {  # kind -> what it means, as the course report says it
+    "limit": "a program went over a limit",
+    "slept": "a program slept by the clock while a message waited for it",
+    "hid": "a program hid what it waited in",
+    "outside": "code outside the regions was changed",
+    "missing": "a file is missing, or could not be run",
+    "renamed": "a file was named otherwise, and used",
+    "unreadable": "the submission could not be read",
+    "intake": "intake warned the student",
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +43,7 @@ class Verdict:
     test: Test
     passed: bool
     output: str  # Markdown, for the student
+    hint: referee.Advice | None = None  # the hint the student was given, and its key (for the course report)
 
     @property
     def score(self) -> float:
@@ -35,6 +56,7 @@ class Grade:
     notes: tuple[str, ...]  # what intake did, for the student
     problem: str  # why nothing could be graded, if so
     seconds: float
+    concerns: tuple[Concern, ...] = ()  # for the instructor: what a person should look at, whatever the score
 
     @property
     def score(self) -> float:
@@ -57,7 +79,24 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
         if own:
             shutil.rmtree(root, ignore_errors=True)
     notes = (*taken.notes, *(sandbox.caveats() if traces else ()))  # said once, if student code ran
-    return Grade(verdicts, notes, taken.problem, time.monotonic() - started)
+    return Grade(verdicts, notes, taken.problem, time.monotonic() - started, _concerns(taken, traces, verdicts))
+
+
+def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts: tuple[Verdict, ...]) -> tuple:
+    """What a person should look at: from intake, the scenes and the informational tests, never from prose."""
+    found = [Concern("unreadable", taken.problem)] if taken.problem else []
+    found += [Concern("missing", name) for name, path in taken.files.items() if path is None and not taken.problem]
+    found += [Concern("renamed", f"{where} was used as {name}") for name, where in taken.renamed.items()]
+    found += [Concern("intake", note) for note in taken.notes]
+    for scene, trace in traces.items():
+        found += [Concern("limit", f"{name} {run.limit} ({scene} scene)")
+                  for name, run in trace.runs.items() if run.limit]
+        for name, state in trace.undelivered.items():
+            kind = {readiness.SLEEPING: "slept", readiness.HIDDEN: "hid"}.get(state)
+            if kind:
+                found.append(Concern(kind, f"{name}, in the {scene} scene"))
+    found += [Concern("outside", v.hint.text) for v in verdicts if v.test.key == "outside_unchanged" and v.hint]
+    return tuple(found)
 
 
 def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> Verdict:
@@ -66,24 +105,31 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
     if test.key == "outside_unchanged":
         return _outside_unchanged(test, taken)
     if taken.problem:
-        return Verdict(test, False, f"Not run: {taken.problem}")
+        return Verdict(test, False, f"Not run: {taken.problem}", _UNREADABLE)
     trace = traces[rules.CHECKS[test.key][0]]
     judgement = rules.judge(test.key, trace)
     if judgement.passed:
         return Verdict(test, True, f"Passed: {test.expected}.")
-    return Verdict(test, False, feedback.render(test.key, test.expected, trace, judgement, rubric.limits))
+    told = feedback.hint(test.key, trace, judgement, rubric.limits)
+    return Verdict(test, False, feedback.render(test.expected, trace, judgement, told), told)
+
+
+# The hints of the informational tests, and of a submission that could not be read: their outputs say more.
+_UNREADABLE = referee.Advice("unreadable", "Upload the two files, or a zip that holds them.")
+_MISSING = referee.Advice("file-missing", "Upload both files, named exactly as in the handout.")
 
 
 def _files_present(test: Test, taken: intake.Intake) -> Verdict:
     if taken.problem:
-        return Verdict(test, False, f"Your submission could not be read: {taken.problem}")
+        return Verdict(test, False, f"Your submission could not be read: {taken.problem}", _UNREADABLE)
     lines = [f"- {name}: {'found' if path else 'MISSING'}" for name, path in taken.files.items()]
     lines += [f"- {note}" for note in taken.notes]
-    return Verdict(test, all(taken.files.values()), "\n".join(lines))
+    found = all(taken.files.values())
+    return Verdict(test, found, "\n".join(lines), None if found else _MISSING)
 
 
 def _outside_unchanged(test: Test, taken: intake.Intake) -> Verdict:
-    lines, clean = [], True
+    lines, changed = [], []
     for name in STUDENT_FILES:
         path = taken.files.get(name)
         if path is None:
@@ -91,9 +137,12 @@ def _outside_unchanged(test: Test, taken: intake.Intake) -> Verdict:
         text = path.read_text(encoding="utf-8-sig")
         changes = skeleton.outside_changes(text, (FOLDER / name).read_text(encoding="utf-8"))
         if changes:
-            clean = False
+            changed.append(name)
             shown = "\n".join(changes[:40])
             lines += [f"Warning: {name} differs from the handout outside the region you were asked to fill. "
                       "The grader runs your file as it is, but keep your code between the markers:",
                       "```diff", shown, "```"]
-    return Verdict(test, clean, "\n".join(lines) or "Only the regions between the markers were changed.")
+    told = referee.Advice("outside-changed", f"{' and '.join(changed)} changed outside the markers: keep your "
+                          "code between them.")
+    return Verdict(test, not changed, "\n".join(lines) or "Only the regions between the markers were changed.",
+                   told if changed else None)

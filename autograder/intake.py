@@ -43,6 +43,7 @@ class Intake:
     files: dict[str, Path | None]  # expected name -> the file to run, or None
     notes: list[str] = field(default_factory=list)  # for the student: what intake did
     problem: str = ""  # why nothing could be graded at all, if so
+    renamed: dict[str, str] = field(default_factory=dict)  # expected name -> the file used as it, named otherwise
 
 
 class Refused(Exception):
@@ -219,11 +220,12 @@ def take(sources: list[Path], dest: Path) -> Intake:
         return _refused(f"we received {box.describe()}; none of it is {' or '.join(STUDENT_FILES)}. "
                         f"Expected {EXPECTED}.")
     notes: list[str] = []
-    files = {name: _choose(name, box.received, dest, notes) for name in STUDENT_FILES}
+    renamed: dict[str, str] = {}
+    files = {name: _choose(name, box.received, dest, notes, renamed) for name in STUDENT_FILES}
     for name in LIBRARY_FILES:
         if any(r.name == name for r in box.received):
             notes.append(f"Your {name} was ignored: the grader always uses its own copy.")
-    return Intake(files, notes)
+    return Intake(files, notes, renamed=renamed)
 
 
 def _refused(problem: str) -> Intake:
@@ -243,7 +245,7 @@ def _key(filename: str) -> str:
     return re.sub(r"[\s-]+", "_", name)
 
 
-def _choose(name: str, received: list[Received], dest: Path, notes: list[str]) -> Path | None:
+def _choose(name: str, received: list[Received], dest: Path, notes: list[str], renamed: dict) -> Path | None:
     """The file to run as `name`: named exactly so, or else the nearest miss, shallowest first."""
     exact = [r for r in received if r.name == name]
     near = [r for r in received if _key(r.name) == name and r.name != name]
@@ -254,6 +256,7 @@ def _choose(name: str, received: list[Received], dest: Path, notes: list[str]) -
         return None
     chosen = ranked[0]
     if not exact:
+        renamed[name] = chosen.where
         notes.append(f"Used {chosen.name!r} as {name}: please name it exactly {name} next time.")
     others = [r.where for r in ranked[1:] if _depth(r) == _depth(chosen)]
     if others:

@@ -5,6 +5,10 @@ Gradescope expects; its known gaps are closed after it runs: it writes
 `execution_time` as a string, knows no `output_format`, and would write
 nothing at all if a test class failed to set up (ours have nothing to set up:
 every verdict is decided before the runner starts).
+
+Gradescope's `extra_data` (stored, never shown to the student) carries what
+the course report groups by: each test's key, the hint the student was given
+and its name (its key), and the submission's concerns (grading.Concern).
 """
 
 from __future__ import annotations
@@ -55,14 +59,20 @@ def results(grade: Grade) -> dict:
             unittest.defaultTestLoader.loadTestsFromTestCase(case))
     data = json.loads(stream.getvalue())
     data.pop("leaderboard", None)
+    verdicts = {str(index): verdict for index, verdict in enumerate(grade.verdicts, 1)}
     for test in data["tests"]:
         test["output"] = test.get("output", "").rstrip("\n")
         test["output_format"] = "md"
         test.setdefault("visibility", "visible")
+        verdict = verdicts[test["number"]]
+        told = verdict.hint
+        test["extra_data"] = {"key": verdict.test.key, "hint": told.key if told else "",
+                              "told": told.text if told else ""}
     data["score"] = round(sum(t["score"] for t in data["tests"]), 4)
     data["execution_time"] = round(grade.seconds, 3)
     data["output"] = _summary(grade)
     data["output_format"] = "md"
+    data["extra_data"] = {"concerns": [{"kind": c.kind, "detail": c.detail} for c in grade.concerns]}
     return _fit(data)
 
 

@@ -80,7 +80,7 @@ class Scene:
         self._served: dict[socket.socket, str] = {}
         self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
         self._seen_as: dict[str, str] = {}  # program -> its state (READY, BUSY, SLEEPING, "gone") when last looked at
-        self.undelivered: dict[str, str] = {}  # program -> that state, if frames for it were held to the end
+        self.undelivered: dict[str, str] = {}  # program -> that state (HIDDEN: it hid it), if frames for it were held
         self._pidfds: list[int] = []
         self.halted = False  # told to end now (the grading was interrupted): no more waiting, no grace
         if halt is not None:  # readable once the scene is to end: wakes every wait at once
@@ -432,7 +432,10 @@ class Scene:
         for point in self.endpoints:
             self._flush(point)
             if point.open and point.outbox and point.student is not None:  # held to the end: why it was is kept
-                self.undelivered[point.student.name] = self._seen_as.get(point.student.name, "")
+                seen = self._seen_as.get(point.student.name, "")
+                if seen == readiness.BUSY and readiness.hides(point.student.tree()):
+                    seen = readiness.HIDDEN
+                self.undelivered[point.student.name] = seen
             self._closed(point)
         runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), 0.0 if self.halted else grace)))
         for fd in self._pidfds:

@@ -186,6 +186,37 @@ def test_the_gradebook_has_a_row_per_submission_with_its_submitters(course, grad
     assert "mean " in run.stdout and "median " in run.stdout and "90-100 | #" in run.stdout
 
 
+def test_the_gradebook_to_import_has_a_row_per_student(course, graded):
+    with open(graded["out"] / "students.csv", newline="", encoding="utf-8") as stream:
+        people = list(csv.DictReader(stream))
+    assert len(people) == len(course["plan"]) + 1  # the group's two members, a row each
+    chosen = rubric.load()
+    assert list(people[0]) == ["sid", "email", "name", "total", "max", *rubric.GRADED, "submission", "status"]
+    assert list(people[0]) == gradebook.student_header(chosen)
+    by_sid = {p["sid"]: p for p in people}
+    rows = graded["rows"]
+    for sid in ("1028", "1028b"):  # a group: each member on a row of their own, with the group's scores
+        assert by_sid[sid]["submission"] == "submission_1028"
+        assert [by_sid[sid][k] for k in ("total", *rubric.GRADED)] == [rows["submission_1028"][k]
+                                                                      for k in ("total", *rubric.GRADED)]
+    assert (by_sid["1028b"]["name"], by_sid["1028b"]["email"]) == ("Partner 1028", "p1028@example.edu")
+    assert (by_sid["1005"]["name"], by_sid["1005"]["email"], by_sid["1005"]["total"]) == \
+        ("Student 1005", "s1005@example.edu", rows["submission_1005"]["total"])
+    broken = by_sid[BREAKS_GRADER.removeprefix("submission_")]
+    assert (broken["status"], broken["total"]) == ("error", "")  # an import leaves this grade for a person to set
+
+
+def test_the_course_report_and_feedback_pages_are_written_with_the_batch(course, graded):
+    out, plan = graded["out"], course["plan"]
+    assert f"report: {out / 'report.html'}" in graded["run"].stdout
+    text = (out / "report.md").read_text(encoding="utf-8")
+    counts = f"{len(plan)} submissions: {len(plan) - 1} graded now, 0 skipped (already graded), 1 failed to grade, in "
+    assert counts in text
+    assert f"[{BREAKS_GRADER.replace('_', chr(92) + '_')}]({BREAKS_GRADER}/feedback.html) | error | " \
+           "the grader broke: the grader process ended with status 3" in text
+    assert all((out / f"submission_{n}" / "feedback.html").is_file() for n in plan)
+
+
 def test_a_submission_that_breaks_the_grader_fails_only_its_own_row(graded):
     rows = graded["rows"]
     broken = rows[BREAKS_GRADER]
@@ -261,11 +292,14 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, t
     assert 1 <= len(kept) < len(course["plan"])
     assert _without_seconds(kept).items() <= _without_seconds(graded["rows"]).items()
     stamps = {sub: (out / sub / "results.json").stat().st_mtime_ns for sub in kept}
+    said = (out / "report.md").read_text(encoding="utf-8")
+    assert " not graded yet, in " in said and "(interrupted)" in said, said[:300]
 
     second = subprocess.run(command, cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=BATCH_SECONDS)
     assert second.returncode == 1, second.stdout + second.stderr
     assert f"{len(kept)} already graded there, skipped" in second.stdout
+    assert f"graded now, {len(kept)} skipped (already graded), 1 failed to grade" in (out / "report.md").read_text()
     assert {sub: (out / sub / "results.json").stat().st_mtime_ns for sub in kept} == stamps
     assert _without_seconds(_rows(out)) == _without_seconds(graded["rows"])
 

@@ -175,15 +175,16 @@ def test_a_rubric_with_a_number_that_is_not_finite_is_refused(tmp_path, line):
 
 
 def test_one_submission_imports_nothing_of_the_batch(tmp_path):
-    """Gradescope grades with --one: the batch machinery and zipfile are 15 to 25 ms it does not need,
-    nor tomllib, once setup.sh (here: make) has parsed the rubric ahead."""
+    """Gradescope grades with --one: the batch machinery (its report and markdown-it too) and zipfile are
+    15 to 25 ms it does not need, nor tomllib, once setup.sh (here: make) has parsed the rubric ahead."""
     ahead = subprocess.run([sys.executable, "-m", "autograder.rubric"], cwd=ROOT, capture_output=True, text=True,
                            timeout=SECONDS)
     assert ahead.returncode == 0, shown(ahead)
     probe = ("import sys; from autograder import cli; "
              f"cli.main(['grade', '--one', {str(SOLUTION)!r}, '--results', {str(tmp_path / 'r.json')!r}]); "
              "print(sorted({'autograder.batch', 'autograder.submissions', 'autograder.gradebook', 'zipfile', "
-             "'tomllib', 'tomli', 'ctypes'} & set(sys.modules)))")
+             "'autograder.course', 'autograder.pages', 'markdown_it', 'tomllib', 'tomli', 'ctypes'} "
+             "& set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=SECONDS)
     assert done.returncode == 0, shown(done)
     assert done.stdout.strip().splitlines()[-1] == "[]", shown(done)

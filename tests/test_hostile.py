@@ -173,6 +173,17 @@ def test_the_message_names_what_went_wrong(graded, name, words):
     assert words in everything_said(graded[name].results)
 
 
+@pytest.mark.parametrize("name, detail", [
+    ("gigabytes", "client2 used more than 512 MiB of memory"),
+    ("prints_megabytes", "client2 wrote more than 64 MiB (to a file, or printed)"),
+])
+def test_a_limit_gone_over_is_a_concern_for_the_course_report(graded, name, detail):
+    concerns = graded[name].results["extra_data"]["concerns"]
+    assert any(c["kind"] == "limit" and c["detail"].startswith(detail) for c in concerns), concerns
+    hints = {t["extra_data"]["hint"] for t in graded[name].results["tests"] if t["status"] == "failed"}
+    assert "limit" in hints, hints
+
+
 def test_output_kept_is_head_and_tail_with_a_note(graded):
     said = everything_said(graded["prints_megabytes"].results)
     assert "some output was left out" in said

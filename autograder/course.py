@@ -1,0 +1,189 @@
+"""The course report: what a batch got wrong, at a glance, and who needs a person to look.
+
+Written with every batch (DIR/report.html, DIR/report.md, and a page of
+each submission's feedback, DIR/<id>/feedback.html), from the results
+files alone: the same files the gradebook is built from, so the report
+can never say something the results do not. Failures are grouped by what
+the grading decided, carried in each test's `extra_data` (the test's key
+and the name of the hint the student was given), never by reading the
+feedback's prose; a submission needs a person for the concerns its grading
+recorded (grading.Concern), or because the grader broke.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import gradebook
+from .grading import CONCERNS
+from .rubric import GRADED, Rubric
+
+EXAMPLES = 5  # submissions named, as links, beside each common failure
+GRADER = "grader"  # the concern of a submission whose grader broke: its results have no tests
+LABELS = {**CONCERNS, GRADER: "the grader broke"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """This run of the batch: how long it took, and what became of each submission."""
+
+    seconds: float
+    planned: int  # submissions given
+    graded: int  # graded now
+    skipped: int  # already graded in DIR, so not graded again
+    failed: int  # the grader broke (always now: those are never skipped)
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class PassRate:
+    key: str
+    name: str
+    passed: int
+    of: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Submissions that failed one test for one reason: the same hint, by its key."""
+
+    test: str  # the test's name
+    hint: str  # the hint's key
+    told: str  # the hint, as the first of them was told it
+    submissions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Attention:
+    """A submission a person should look at, and why: (kind, detail) each."""
+
+    submission: str
+    score: str
+    reasons: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Course:
+    run: Run
+    graded: int  # submissions with a score, whenever graded
+    maximum: float
+    mean: float | None
+    median: float | None
+    bands: list[tuple[str, int]]
+    rates: list[PassRate]
+    failures: list[Failure]  # most common first
+    attention: list[Attention]
+
+
+def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Course:
+    """The report's figures, from each row's results file in `out`."""
+    tests = [t for t in rubric.tests if t.key in GRADED or t.key in ("files_present", "outside_unchanged")]
+    names = {t.key: t.name for t in tests}
+    passed = {t.key: 0 for t in tests}
+    of = {t.key: 0 for t in tests}
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    attention = []
+    for r in sorted(rows, key=lambda r: r.submission):
+        data = gradebook.read(out / r.submission / "results.json") or {"tests": []}
+        reasons = [(c.get("kind", ""), c.get("detail", "")) for c in data.get("extra_data", {}).get("concerns", [])]
+        if r.status == gradebook.ERROR_STATUS:
+            reasons.insert(0, (GRADER, r.reason))
+        for test in data["tests"]:
+            extra = test.get("extra_data", {})
+            key = extra.get("key", "")
+            if key not in passed:
+                continue
+            of[key] += 1
+            if test.get("status") == "passed":
+                passed[key] += 1
+            else:
+                told = (r.submission, extra.get("told", ""))
+                groups.setdefault((key, extra.get("hint") or "unnamed"), []).append(told)
+        if reasons:
+            graded = r.status == gradebook.GRADED_STATUS
+            score = f"{gradebook.number(r.total)}/{gradebook.number(r.max)}" if graded else "error"
+            attention.append(Attention(r.submission, score, tuple(reasons)))
+    order = {t.key: i for i, t in enumerate(tests)}
+    common = sorted(groups.items(), key=lambda group: (-len(group[1]), order[group[0][0]], group[0][1]))
+    failures = [Failure(names[test], hint, members[0][1], tuple(sub for sub, _ in members))
+                for (test, hint), members in common]
+    scores = [r.total for r in rows if r.status == gradebook.GRADED_STATUS]
+    maximum = max((r.max for r in rows if r.status == gradebook.GRADED_STATUS), default=rubric.max_score)
+    return Course(run, len(scores), maximum, statistics.mean(scores) if scores else None,
+                  statistics.median(scores) if scores else None, gradebook.bands(scores, maximum),
+                  [PassRate(t.key, t.name, passed[t.key], of[t.key]) for t in tests], failures, attention)
+
+
+def write(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> float:
+    """Write the report, and every feedback page not yet written (a batch writes each as its grading
+    ends); the seconds it took."""
+    from . import pages  # not at the top: it builds on this module
+
+    started = time.monotonic()
+    for r in rows:
+        pages.feedback_page(out / r.submission, r.submission)
+    course = gather(out, rows, rubric, run)
+    gradebook.replace(out / "report.html", pages.report_html(course))
+    gradebook.replace(out / "scores.svg", pages.chart(course.bands))
+    gradebook.replace(out / "report.md", report_md(course))
+    return time.monotonic() - started
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def counts_line(run: Run) -> str:
+    """The run in one line: '33 submissions: 30 graded now, 2 skipped (already graded), 1 failed to grade, in 12 s'."""
+    left = run.planned - run.graded - run.skipped - run.failed
+    return (f"{run.planned} submissions: {run.graded} graded now, {run.skipped} skipped (already graded), "
+            f"{run.failed} failed to grade{f', {left} not graded yet' if left > 0 else ''}, in {_duration(run.seconds)}"
+            f"{' (interrupted)' if run.interrupted else ''}")
+
+
+def link(submission: str) -> str:
+    """The relative address of a submission's feedback page."""
+    from urllib.parse import quote
+
+    return f"{quote(submission)}/feedback.html"
+
+
+def _md(text: str) -> str:
+    """Text a table cell of Markdown shows as it is: no markup, no HTML, no cell breaks."""
+    text = " ".join(text.split())
+    for char in "\\`*_[]<>|#!":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def report_md(course: Course) -> str:
+    lines = ["# Course report", "", counts_line(course.run) + ".", ""]
+    if course.mean is not None:
+        lines += [f"Mean {gradebook.number(round(course.mean, 1))}, median {gradebook.number(course.median)} "
+                  f"(out of {gradebook.number(course.maximum)}), over {course.graded} graded submissions.", ""]
+    lines += ["## Scores", "", "![score distribution](scores.svg)", "", "| scores | submissions |", "| --- | ---: |"]
+    lines += [f"| {label} | {count} |" for label, count in course.bands]
+    lines += ["", "## Pass rate of each test", "", "| test | passed | of | rate |", "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {_md(r.name)} | {r.passed} | {r.of} | {_rate(r)} |" for r in course.rates]
+    lines += ["", "## Most common failures", "", "| count | test | what went wrong (the hint given) | submissions |",
+              "| ---: | --- | --- | --- |"]
+    for f in course.failures:
+        shown = ", ".join(f"[{_md(s)}]({link(s)})" for s in f.submissions[:EXAMPLES])
+        more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
+        lines.append(f"| {len(f.submissions)} | {_md(f.test)} | `{f.hint}`: {_md(f.told)} | {shown}{more} |")
+    lines += ["", "## Submissions that need a person", ""]
+    if not course.attention:
+        lines.append("None.")
+    else:
+        lines += ["| submission | score | why |", "| --- | ---: | --- |"]
+        for a in course.attention:
+            why = "<br>".join(f"{_md(LABELS.get(kind, kind))}: {_md(detail)}" for kind, detail in a.reasons)
+            lines.append(f"| [{_md(a.submission)}]({link(a.submission)}) | {a.score} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def _rate(rate: PassRate) -> str:
+    return f"{100 * rate.passed / rate.of:.0f} %" if rate.of else "-"

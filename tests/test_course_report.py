@@ -1,0 +1,254 @@
+"""The course report, as an instructor opens it: in a real browser, with real results.
+
+A batch of catalogue entries whose verdicts tests/catalogue/expected.toml
+states, and one submission that tries to inject HTML, is graded once
+through the command line. The report's groups and counts are asserted
+exactly; then Debian's Chromium, headless, opens report.html from disk and
+the test reads the DOM it built (the chart's bars, the table of common
+failures, every link to a feedback page) and keeps a screenshot
+(tests/artifacts/, not committed).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from autograder import course, gradebook, grading, intake, rubric
+from autograder.handout import ROOT, SOLUTION
+from autograder.rubric import GRADED
+
+CATALOGUE = Path(__file__).resolve().parent / "catalogue"
+EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+BATCH_SECONDS = 240  # bound for the batch below; about 40 s at -j 2
+# The entries graded, and the groups their failures must fall into: (test key, hint key) -> entries.
+ENTRIES = ("solution", "client2_crashes", "missing_client2", "server_sends_the_pong_back_to_client2",
+           "cheat_client2_hides_then_sleeps_then_pongs", "client2_says_client1",
+           "server_forwards_the_ping_again_instead_of_the_pong", "cheat_server_echoes",
+           "server_forwards_the_pong_twice")
+GROUPS = {
+    ("client2_answers", "client2-crashed"): {"client2_crashes", "hostile"},
+    ("together", "client2-crashed"): {"client2_crashes", "hostile"},
+    ("client2_answers", "file-missing"): {"missing_client2"},
+    ("together", "file-missing"): {"missing_client2"},
+    ("files_present", "file-missing"): {"missing_client2"},
+    ("client2_answers", "wait-for-the-ping"): {"cheat_client2_hides_then_sleeps_then_pongs"},
+    ("together", "wait-for-the-ping"): {"cheat_client2_hides_then_sleeps_then_pongs"},
+    ("client2_answers", "client2-name"): {"client2_says_client1"},
+    ("together", "server-still-running"): {"client2_says_client1"},
+    ("outside_unchanged", "outside-changed"): {"client2_says_client1", "hostile"},
+    ("server_forwards_pong", "forward-not-send"): {"server_sends_the_pong_back_to_client2"},
+    ("together", "forward-not-send"): {"server_sends_the_pong_back_to_client2", "cheat_server_echoes"},
+    ("server_forwards_ping", "forward-not-send"): {"cheat_server_echoes"},
+    ("server_forwards_pong", "server-crashed"): {"cheat_server_echoes"},
+    ("server_forwards_pong", "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
+    ("together", "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
+    ("server_forwards_pong", "send-once"): {"server_forwards_the_pong_twice"},
+    ("together", "send-once"): {"server_forwards_the_pong_twice"},
+}
+INJECTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+HOSTILE_CLIENT2 = f"print({INJECTED!r})\nraise SystemExit({INJECTED!r})\n"
+BATCH_200_SECONDS = 173.5  # a 200-submission batch at -j 2 (README, Performance)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--mute-audio")
+
+
+def _hostile(base: Path) -> Path:
+    """A zip whose file names and whose program's output are HTML: two servers (so intake names both)."""
+    server = (SOLUTION / "server_student.py").read_text(encoding="utf-8")
+    archive = base / "hostile.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(f"{INJECTED}/server_student.py", server)
+        zipped.writestr("a/b/server_student.py", server)
+        zipped.writestr("client2_student.py", HOSTILE_CLIENT2)
+    return archive
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Path:
+    """The entries and the hostile zip, graded as a batch two at a time: the out folder."""
+    base = tmp_path_factory.mktemp("course")
+    out = base / "out"
+    command = [sys.executable, "-m", "autograder", "grade", *(str(CATALOGUE / e) for e in ENTRIES),
+               str(_hostile(base)), "--out", str(out), "-j", "2"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=BATCH_SECONDS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"report: {out / 'report.html'} (and report.md, written in " in done.stdout, done.stdout
+    return out
+
+
+def _gathered(out: Path) -> course.Course:
+    chosen = rubric.load()
+    rows = [gradebook.row(p.parent.name, (), gradebook.read(p), chosen) for p in sorted(out.glob("*/results.json"))]
+    return course.gather(out, rows, chosen, course.Run(0.0, len(rows), len(rows), 0, 0))
+
+
+def test_the_failures_are_grouped_by_test_and_hint_with_exact_counts(batch):
+    found = _gathered(batch)
+    names = {t.name: t.key for t in rubric.load().tests}
+    groups = {(names[f.test], f.hint): set(f.submissions) for f in found.failures}
+    assert groups == GROUPS
+    counts = [len(f.submissions) for f in found.failures]
+    assert counts == sorted(counts, reverse=True)  # most common first
+    for key in GRADED:  # each test's failures are the entries expected.toml gives 0 for it, and the hostile one
+        hostile = {"hostile"} if key in ("client2_answers", "together") else set()
+        deserved = {e for e in ENTRIES if EXPECTED[e][key] == 0} | hostile
+        assert {s for (test, _), subs in groups.items() if test == key for s in subs} == deserved, key
+    rates = {r.key: (r.passed, r.of) for r in found.rates}
+    assert rates["client2_answers"] == (sum(EXPECTED[e]["client2_answers"] > 0 for e in ENTRIES), len(ENTRIES) + 1)
+    assert rates["server_forwards_ping"] == (sum(EXPECTED[e]["server_forwards_ping"] > 0 for e in ENTRIES) + 1,
+                                             len(ENTRIES) + 1)
+
+
+def test_the_submissions_that_need_a_person_and_why(batch):
+    attention = {a.submission: {kind for kind, _ in a.reasons} for a in _gathered(batch).attention}
+    assert attention == {
+        "missing_client2": {"missing", "intake"},
+        "cheat_client2_hides_then_sleeps_then_pongs": {"hid"},
+        "client2_says_client1": {"outside"},
+        "hostile": {"intake", "outside"},
+    }
+
+
+def test_the_markdown_report_says_the_same(batch):
+    text = (batch / "report.md").read_text(encoding="utf-8")
+    assert f"{len(ENTRIES) + 1} submissions: {len(ENTRIES) + 1} graded now, 0 skipped (already graded), " \
+           "0 failed to grade, in " in text
+    assert "| 2 | client2 answers a Ping with a Pong | `client2-crashed`: " in text
+    assert "[client2\\_crashes](client2_crashes/feedback.html)" in text
+    assert (batch / "scores.svg").read_text(encoding="utf-8").count('class="bar"') == 10
+    assert re.findall(r"(?<!\\)<(?!br>)", text) == []  # a student's "<" is escaped: it is shown, not HTML
+    assert "\\<script\\>alert(" in text
+
+
+def test_nothing_a_student_wrote_becomes_html(batch):
+    report = (batch / "report.html").read_text(encoding="utf-8")
+    page = (batch / "hostile" / "feedback.html").read_text(encoding="utf-8")
+    for text in (report, page):
+        assert "<script" not in text.lower() and "<img" not in text.lower()
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in report  # the intake note, shown as text
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in page  # the program's output, shown as text
+
+
+def test_each_feedback_page_is_what_the_student_reads(batch):
+    page = (batch / "client2_crashes" / "feedback.html").read_text(encoding="utf-8")
+    assert "<strong>Hint:</strong> Your client2 stopped with an error (line" in page
+    assert "<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/40)</h2>" in page
+    assert '<a href="../report.html">' in page
+
+
+def test_a_file_named_otherwise_is_a_concern_and_so_is_what_intake_said(tmp_path):
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    shutil.copyfile(SOLUTION / "server_student.py", upload / "Server_Student (1).py")
+    taken = intake.take([upload], tmp_path / "intake")
+    concerns = grading._concerns(taken, {}, ())
+    assert grading.Concern("renamed", "Server_Student (1).py was used as server_student.py") in concerns
+    assert grading.Concern("missing", "client2_student.py") in concerns
+    assert [c.detail for c in concerns if c.kind == "intake"] == taken.notes and len(taken.notes) == 2
+
+
+# --- in a browser -------------------------------------------------------------
+
+
+class _Dom(HTMLParser):
+    """What the browser built: the chart's bars, the failure rows, the links, any script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bars: list[int] = []
+        self.failure_rows = self.scripts = 0
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if tag == "rect" and attributes.get("class") == "bar":
+            self.bars.append(int(attributes["data-count"]))
+        elif tag == "tr" and attributes.get("class") == "failure":
+            self.failure_rows += 1
+        elif tag == "a" and attributes.get("class") == "feedback":
+            self.links.append(attributes["href"])
+        elif tag == "script":
+            self.scripts += 1
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    profile = tempfile.mkdtemp(prefix="pingpong-chromium-")  # a fresh profile each time
+    try:
+        return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium "
+                                              "as root (apt-get); elsewhere install it by hand")
+def test_the_report_renders_in_a_real_browser(batch):
+    report = batch / "report.html"
+    done = _chromium("--dump-dom", report.as_uri())
+    assert done.returncode == 0 and "</html>" in done.stdout, done.stderr[-2000:]
+    dom = _Dom()
+    dom.feed(done.stdout)
+    assert len(dom.bars) == 10 and sum(dom.bars) == len(ENTRIES) + 1, dom.bars
+    assert dom.failure_rows == len(GROUPS)
+    assert dom.scripts == 0
+    assert dom.links and all(urlparse(link).scheme == "" for link in dom.links)
+    for link in dom.links:
+        assert (batch / unquote(link)).is_file(), link
+
+    page = _chromium("--dump-dom", (batch / "hostile" / "feedback.html").as_uri())
+    assert page.returncode == 0 and INJECTED in _text_of(page.stdout) and "<script" not in page.stdout.lower()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    done = _chromium(f"--screenshot={shot}", "--window-size=1200,1500", report.as_uri())
+    assert done.returncode == 0 and shot.stat().st_size > 10_000, done.stderr[-2000:]
+    print(f"screenshot of the report: {shot}")
+
+
+def _text_of(dom: str) -> str:
+    from html import unescape
+
+    return unescape(dom)
+
+
+# --- its cost -------------------------------------------------------------------
+
+
+def test_writing_the_report_for_200_submissions_takes_under_2_percent_of_their_batch(batch, tmp_path):
+    """200 submission folders, each a copy of a real result: every feedback page and the report, timed.
+
+    A batch writes each page as its grading ends, beside the gradings still running; written all at once
+    here, the time is the most the report could add."""
+    results = sorted(batch.glob("*/results.json"))
+    chosen = rubric.load()
+    rows = []
+    for n in range(200):
+        folder = tmp_path / f"submission_{n:04}"
+        folder.mkdir()
+        shutil.copyfile(results[n % len(results)], folder / "results.json")
+        rows.append(gradebook.row(folder.name, (), gradebook.read(folder / "results.json"), chosen))
+    started = time.process_time()  # the CPU it takes: on this shared machine, the wall clock is others' too
+    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
+    took = time.process_time() - started
+    assert len(list(tmp_path.glob("*/feedback.html"))) == 200
+    print(f"the report of 200 submissions, every page written anew, took {took:.2f} s of CPU, "
+          f"{100 * took / BATCH_200_SECONDS:.2f} % of their batch")
+    assert took < 0.02 * BATCH_200_SECONDS
+    started = time.process_time()
+    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
+    assert time.process_time() - started < took / 2  # the pages already written (as a batch goes) are kept
