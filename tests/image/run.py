@@ -33,14 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[1:1] = [str(HERE.parent.parent), str(HERE.parent)]  # the package, and the test suite's modules
 
-import container  # noqa: E402
-import test_hostile  # noqa: E402
-from autograder import bundle, rubric  # noqa: E402
-from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES  # noqa: E402
-from test_gradescope import unzip  # noqa: E402
+import container  # noqa: E402 - stdlib only: the rest is imported once the test is known to run here
 
 CATALOGUE = HERE.parent / "catalogue"
-EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
 GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "together")
 # Catalogue entries, besides the solution and the skeleton: a hang, crashes, cheats, a raw socket.
 ENTRIES = ("both_wait_forever", "client2_crashes", "server_forwards_only_the_ping", "cheat_server_forges_the_pong",
@@ -61,11 +56,16 @@ class Case:
 
 
 def cases(scratch: Path) -> list[Case]:
+    import test_hostile
+    from autograder import rubric
+    from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+
+    expected = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
     made = [Case("solution", {n: (SOLUTION / n).read_bytes() for n in STUDENT_FILES}, 100),
             Case("skeleton", {n: (FOLDER / n).read_bytes() for n in STUDENT_FILES}, 0)]
     for name in ENTRIES:
         files = {p.name: p.read_bytes() for p in sorted((CATALOGUE / name).iterdir()) if p.is_file()}
-        made.append(Case(name, files, sum(EXPECTED[name][key] for key in GRADED)))
+        made.append(Case(name, files, sum(expected[name][key] for key in GRADED)))
     for name in HOSTILE:
         entry, folder = test_hostile.CATALOGUE[name], scratch / "hostile" / name
         token = f"pingpong-fake-{name}"
@@ -146,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.can or reason:
         print(f"image-test: {reason or 'can run here'}", file=sys.stderr if reason else sys.stdout)
         return 1 if reason else 0
+    import test_hostile
+    from autograder import bundle
+    from test_gradescope import unzip
+
     zipped = bundle.build()["autograder"]
 
     started = time.monotonic()
