@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 import time
@@ -131,7 +132,8 @@ class Cgroup:
         self.folders: list[Path] = []
         mine = dict(line.split(":", 2)[1:] for line in Path("/proc/self/cgroup").read_text().splitlines())
         unified = Path("/sys/fs/cgroup")
-        if "memory" in (unified / "cgroup.controllers").read_text().split() if (unified / "cgroup.controllers").exists() else []:
+        controllers = unified / "cgroup.controllers"  # only where cgroup v2 is the one hierarchy
+        if controllers.exists() and "memory" in controllers.read_text().split():
             self._v2(unified, mine.get("", "/"), name)
         else:
             self._make(Path("/sys/fs/cgroup/memory"), mine.get("memory", "/"), name, {"memory.limit_in_bytes": MEMORY})
@@ -146,11 +148,13 @@ class Cgroup:
                 (parent / "cgroup.subtree_control").write_text("+memory +cpu")
             except OSError:
                 continue
-            self._make(parent, "/", name, {"memory.max": MEMORY, "memory.swap.max": 0, "cpu.max": f"{CPU_QUOTA} {CPU_PERIOD}"})
+            self._make(parent, "/", name,
+                       {"memory.max": MEMORY, "memory.swap.max": 0, "cpu.max": f"{CPU_QUOTA} {CPU_PERIOD}"})
             return
         raise RuntimeError("cannot enable the memory and cpu controllers in cgroup v2 here")
 
     def _make(self, hierarchy: Path, own: str, name: str, limits: dict) -> None:
+        """A group `name` under `own` in `hierarchy`, with the `limits` this kernel has (the probe checks them)."""
         folder = hierarchy / own.lstrip("/") / name
         folder.mkdir()
         self.folders.append(folder)
@@ -170,13 +174,6 @@ class Cgroup:
                 if (folder / knob).exists():
                     return int((folder / knob).read_text())
         return 0
-
-    def limit(self) -> int:
-        for knob in ("memory.max", "memory.limit_in_bytes"):
-            for folder in self.folders:
-                if (folder / knob).exists():
-                    return int((folder / knob).read_text())
-        raise RuntimeError("no memory limit found")
 
     def remove(self) -> None:
         for folder in reversed(self.folders):
@@ -204,7 +201,7 @@ class Container:
         self.upper = scratch / "upper"  # what the container writes; a later container may use it as a layer
         for name in ("upper", "work", "mnt"):
             (scratch / name).mkdir(parents=True)
-        if LOCAL_CAS.is_dir():  # ca-certificates, once installed in there, trusts them as this machine does
+        if LOCAL_CAS.is_dir() and not layers:  # ca-certificates, installed in there, trusts them as this machine does
             shutil.copytree(LOCAL_CAS, self.path(str(LOCAL_CAS)), dirs_exist_ok=True)
 
     def path(self, inside: str) -> Path:
@@ -215,8 +212,9 @@ class Container:
         lower = ":".join(str(p) for p in [*self.layers, self.image.rootfs])
         caps = ",".join(f"+{c}" for c in DOCKER_CAPABILITIES)
         cgroup = Cgroup(f"pingpong-image-{os.getpid()}-{self.scratch.name}") if limits else None
-        argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "bash", "-c", ENTER, "enter",
-                str(self.scratch / "mnt"), lower, str(self.upper), str(self.scratch / "work"), caps,
+        argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+                "bash", "-c", ENTER, "enter", str(self.scratch / "mnt"), lower, str(self.upper),
+                str(self.scratch / "work"), caps,
                 f"PATH={PATH}", "HOME=/root", "LANG=C.UTF-8",
                 *(f"{name}={os.environ[name]}" for name in NETWORK if name in os.environ), "/bin/bash", "-c", command]
         started = time.monotonic()
@@ -239,8 +237,7 @@ SYSTEM_IDS = range(40000, 41000)
 
 def keep_users_apart(box: Container) -> None:
     """Have useradd --system in `box` (setup.sh's) give ids from SYSTEM_IDS, none of which is the machine's."""
-    taken = [line.split(":")[2] for line in Path("/etc/passwd").read_text().splitlines()
-             if line.count(":") >= 2 and line.split(":")[2].isdigit() and int(line.split(":")[2]) in SYSTEM_IDS]
+    taken = [user.pw_name for user in pwd.getpwall() if user.pw_uid in SYSTEM_IDS or user.pw_gid in SYSTEM_IDS]
     if taken:
         raise RuntimeError(f"this machine has users with ids in {SYSTEM_IDS}, which the container's need: {taken}")
     defs = box.path("/etc/login.defs")
@@ -254,8 +251,10 @@ def keep_users_apart(box: Container) -> None:
 def scratch_folder():
     """Where containers' layers go: beside the image, on a file system overlayfs takes as upper layer."""
     CACHE.mkdir(parents=True, exist_ok=True)
+    for left in CACHE.glob("run-*"):  # by a run that was killed: its namespaces, and their mounts, are gone
+        if not Path("/proc", left.name.removeprefix("run-")).exists():
+            shutil.rmtree(left, ignore_errors=True)
     folder = CACHE / f"run-{os.getpid()}"
-    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     try:
         yield folder
