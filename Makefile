@@ -9,7 +9,7 @@ SUBMISSION ?= solution
 RESULTS    ?=
 BENCH_ARGS ?=
 
-.PHONY: help test browser grade skeletons dist bench soak clean
+.PHONY: help test browser grade skeletons dist image-test bench soak clean
 
 help:
 	@echo "make test                  run the test suite (makes $(VENV) if missing)"
@@ -17,6 +17,7 @@ help:
 	@echo "make grade SUBMISSION=path [RESULTS=file]   grade a zip, a folder or files"
 	@echo "make skeletons             rewrite the handout skeletons from solution/"
 	@echo "make dist                  write dist/autograder.zip (for Gradescope) and dist/handout.zip (for students)"
+	@echo "make image-test            grade cases in a bare Debian image as Gradescope does (root; docs/gradescope.md)"
 	@echo "make bench                 measure grading speed, throughput, latency and memory (bench/results/)"
 	@echo "make bench BENCH_ARGS='--against REF --runs 20 --batch 200'   also time the grader at git commit REF"
 	@echo "make soak                  grade catalogue entries many times under CPU load; count differing scores"
@@ -58,6 +59,11 @@ skeletons: $(STAMP)
 # Only the standard library is needed: no virtual environment.
 dist:
 	$(PYTHON) -m autograder.bundle
+
+# As root: builds a bare Debian image once (cached under /var/cache/pingpong-image), then
+# runs setup.sh and the cases in containers of it; tests/image/run.py says how.
+image-test: $(STAMP)
+	$(PY) tests/image/run.py
 
 bench: $(STAMP)
 	@$(BYTECODE)

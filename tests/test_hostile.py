@@ -81,10 +81,11 @@ class Graded:
     token: str  # what its fake results carry
 
 
-def build(name: str, entry: Entry, folder: Path, token: str, results: Path) -> None:
-    """The submission: the solution's two files, the prelude at the top of those it goes into."""
+def build(name: str, entry: Entry, folder: Path, token: str, results: Path, root: Path = ROOT) -> None:
+    """The submission: the solution's two files, the prelude at the top of those it goes into; `root` is
+    where the grader's source is (the image test's differs from this checkout)."""
     prelude = (HOSTILE / f"{name}.py").read_text(encoding="utf-8")
-    prelude = prelude.replace("@ROOT@", str(ROOT)).replace("@TOKEN@", token).replace("@RESULTS@", str(results.parent))
+    prelude = prelude.replace("@ROOT@", str(root)).replace("@TOKEN@", token).replace("@RESULTS@", str(results.parent))
     folder.mkdir(parents=True)
     for student_file in STUDENT_FILES:
         text = (SOLUTION / student_file).read_text(encoding="utf-8")
