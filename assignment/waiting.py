@@ -4,25 +4,24 @@ check.py and the autograder both ask this file, so the two hand your
 programs their messages alike. You do not need to read it, and changing it
 changes nothing: the autograder uses its own copy.
 
-"Waiting" means every thread is
-blocked, none of them in a wait that the clock ends. A program that does
-time.sleep(1) and then sends a Pong it was never asked for is not waiting
-for a Ping, and must not be handed one during its nap, or its unprompted
-Pong would look like an answer. The clock ends:
-  - a sleep (time.sleep), and a wait on another thread or for a signal
-    with a timeout (threading.Timer, Event.wait(1), queue.get(timeout=1));
-  - a wait on files with a timeout (select, poll, a socket's timeout),
-    unless it waits for input on a socket a message comes on
-    (`connections`: its connection, or the listening socket it was
-    handed): a message ends that wait before its clock does;
-  - a read or write of any other socket: it may have a timeout of its
-    own (SO_RCVTIMEO), which no file shows;
-  - a wait for SIGALRM (signal.alarm, signal.setitimer) or on a timerfd;
-  - any wait at all, in a program that handles SIGALRM or has a POSIX
-    timer: the timer's signal interrupts whatever it waits in.
-A program that hides what it waits in (not dumpable) is never waiting.
-Linux only (/proc); elsewhere the answer is always BUSY and the caller
-falls back on what it can see.
+A program is waiting for a message when every thread of it is blocked in
+the kernel in one of these, and nothing else:
+  - a read of, or a wait for input on, sockets a message comes on and no
+    other file (`connections`: its ends of its connections to the other
+    side, and the listening socket it was handed), directly or through
+    epolls of any depth (recv, accept, select, poll, epoll). A timeout on
+    such a wait does no harm: a message ends it first;
+  - a wait with no timeout on another thread or child process of its own
+    (a lock, Thread.join(), Event.wait(), os.wait()): those are judged
+    themselves.
+Anything else is not waiting: a sleep, a wait with a timeout on a thread,
+a wait on a pipe, a timer, a signal or any other file, and a wait whose
+files cannot be looked at. A program that sent a Pong it was never asked
+for when such a wait ended must not have been handed a Ping during it, or
+its Pong would look like an answer. Threads that ended and zombies count
+for nothing; a program that hides what it waits in (not dumpable) is never
+waiting. Linux only (/proc); elsewhere the answer is always BUSY and the
+caller falls back on what it can see.
 
 Standard library only, Python 3.8 or newer.
 """
@@ -35,32 +34,21 @@ import struct
 
 READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
 _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
-_SIGALRM_BIT = 1 << 13  # signal 14, in /proc's signal masks
-# Syscall numbers. "sleep": sleeping by the clock. "timed_if_given": a wait on another thread (futex)
-# or for a signal (rt_sigtimedwait), mapped to the argument that holds its timeout (0 there: none).
-# "io": reads and writes, of the file in the first argument.
-# "files": waits on files, as (how they are named, argument of the files, of their count, of the
-# timeout, and whether the timeout is in milliseconds (-1: none) or behind a pointer (0: none)).
+# Syscall numbers. "reads": of the file in the first argument (read, pread64, readv, recvfrom, recvmsg,
+# recvmmsg, accept, accept4). "files": waits on files, as (how they are named, argument of the files, of
+# their count). "others": waits on another thread (futex, futex_waitv) or child (wait4, waitid), mapped
+# to the argument that holds their timeout (0 there: none), or None (they have none).
 _ARCH = {
-    "x86_64": {"sleep": {35, 230},  # nanosleep, clock_nanosleep
-               "timed_if_given": {202: 3, 449: 3, 128: 2},  # futex, futex_waitv, rt_sigtimedwait
-               "signal_wait": 128,  # rt_sigtimedwait
-               # read, pread64, readv, recvfrom, recvmsg, recvmmsg, accept, accept4; write, writev, sendto,
-               # sendmsg, sendmmsg, sendfile; connect
-               "io": {0, 17, 19, 45, 47, 299, 43, 288, 1, 20, 44, 46, 307, 40, 42},
-               "files": {7: ("poll", 0, 1, 2, "ms"), 271: ("poll", 0, 1, 2, "ptr"),  # poll, ppoll
-                         23: ("select", 1, 0, 4, "ptr"), 270: ("select", 1, 0, 4, "ptr"),  # select, pselect6
-                         232: ("epoll", 0, None, 3, "ms"), 281: ("epoll", 0, None, 3, "ms"),  # epoll_(p)wait
-                         441: ("epoll", 0, None, 3, "ptr")}},  # epoll_pwait2
-    "aarch64": {"sleep": {101, 115},
-                "timed_if_given": {98: 3, 449: 3, 137: 2},
-                "signal_wait": 137,
-                "io": {63, 67, 65, 207, 212, 243, 202, 242, 64, 66, 206, 211, 269, 71, 203},
-                "files": {73: ("poll", 0, 1, 2, "ptr"), 72: ("select", 1, 0, 4, "ptr"),
-                          22: ("epoll", 0, None, 3, "ms"), 441: ("epoll", 0, None, 3, "ptr")}},
+    "x86_64": {"reads": {0, 17, 19, 45, 47, 299, 43, 288},
+               "files": {7: ("poll", 0, 1), 271: ("poll", 0, 1), 23: ("select", 1, 0), 270: ("select", 1, 0),
+                         232: ("epoll", 0, None), 281: ("epoll", 0, None), 441: ("epoll", 0, None)},
+               "others": {202: 3, 449: 3, 61: None, 247: None}},
+    "aarch64": {"reads": {63, 67, 65, 207, 212, 243, 202, 242},
+                "files": {73: ("poll", 0, 1), 72: ("select", 1, 0), 22: ("epoll", 0, None), 441: ("epoll", 0, None)},
+                "others": {98: 3, 449: 3, 260: None, 95: None}},
 }
 _MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
-_SYSCALLS = _ARCH.get(_MACHINE, {"sleep": set(), "timed_if_given": {}, "signal_wait": None, "io": set(), "files": {}})
+_SYSCALLS = _ARCH.get(_MACHINE, {"reads": set(), "files": {}, "others": {}})
 
 
 def can_see_waiting():
@@ -69,7 +57,7 @@ def can_see_waiting():
 
 
 def state(pids, connections=None):
-    """READY, BUSY or SLEEPING for the processes `pids` taken together.
+    """READY, BUSY or SLEEPING (blocked, not waiting for a message) for the processes `pids` taken together.
 
     `connections`: the inodes of the program's sockets that lead to the
     other side (see far_end), on which a message ends a wait. None: any
@@ -78,7 +66,6 @@ def state(pids, connections=None):
     if not can_see_waiting():
         return BUSY
     answer = READY
-    caught = {}  # pid -> the signals it handles (the same for all its threads)
     for pid in pids:
         if _hides(pid):
             return BUSY
@@ -88,19 +75,16 @@ def state(pids, connections=None):
             continue  # gone
         for task in tasks:
             thread = "/proc/{}/task/{}".format(pid, task)
-            letter, signals = _stat(thread)
-            caught[pid] = caught.get(pid, 0) | signals
+            letter = _letter(thread)
             if letter is None or letter in ("Z", "X"):
                 continue
             if letter not in _BLOCKED:
                 return BUSY
-            clock = _sleeping_by_clock(pid, thread, connections)
-            if clock is None:
+            waits = _waits_for_a_message(pid, thread, connections)
+            if waits is None:
                 return BUSY
-            if clock:
+            if not waits:
                 answer = SLEEPING
-    if answer == READY and any(_has_a_timer(pid, signals) for pid, signals in caught.items()):
-        return SLEEPING
     return answer
 
 
@@ -135,84 +119,53 @@ def _hides(pid):
     return False
 
 
-def _stat(thread):
-    """The thread's state letter, and the signals its process handles (a mask); None, 0 if gone."""
+def _letter(thread):
+    """The thread's state letter; None if it is gone."""
     try:
         raw = _read(thread + "/stat").decode("ascii", "replace")
     except OSError:
-        return None, 0
-    fields = raw[raw.rfind(")") + 2:].split()
-    return fields[0][:1] if fields else None, int(fields[31]) if len(fields) > 31 else 0
+        return None
+    return raw[raw.rfind(")") + 2:][:1] or None
 
 
-def _sleeping_by_clock(pid, thread, connections):
-    """True if the thread is blocked in a wait the clock ends; False if not, or unknown; None if it is running.
+def _waits_for_a_message(pid, thread, connections):
+    """Is the blocked thread waiting for a message (see the top)? None if it is running after all.
 
     None: the state letter said blocked, but the thread woke up before its
-    syscall could be read. The letter is old news then, and "blocked, not
-    sleeping by the clock" would be wrong: a program waking from a sleep is
-    about to act, not waiting.
+    syscall could be read. The letter is old news then: a program waking
+    from a sleep is about to act, not waiting.
     """
     try:
         fields = _read(thread + "/syscall").decode("ascii", "replace").split()
     except OSError:
-        return False  # not ours to read: judge by the state letter alone
+        return True  # not ours to read, though it does not hide (see _hides): judge by the state letter
     if fields[:1] == ["running"]:
         return None
-    if not fields or not fields[0].lstrip("-").isdigit():
-        return False  # "running" or "-1": not in a syscall
-    number = int(fields[0])
-    args = [int(field, 16) for field in fields[1:7]]
-    if number in _SYSCALLS["sleep"]:
-        return True
-    if len(args) < 6:
-        return False
-    timeout_at = _SYSCALLS["timed_if_given"].get(number)
-    if timeout_at is not None and args[timeout_at] != 0:
-        return True
+    if len(fields) < 7 or not fields[0].isdigit():
+        return False  # "-1": blocked in no syscall (stopped)
+    number, args = int(fields[0]), [int(field, 16) for field in fields[1:7]]
+    if number in _SYSCALLS["others"]:
+        timeout_at = _SYSCALLS["others"][number]
+        return timeout_at is None or args[timeout_at] == 0
     try:
-        if number == _SYSCALLS["signal_wait"]:  # for SIGALRM, which signal.alarm sends, or a timer's signal?
-            waited = int.from_bytes(_memory(thread, args[0], 8), "little")
-            return bool(waited & _SIGALRM_BIT) or bool(waited) and _has_posix_timers(pid)
-        if number in _SYSCALLS["io"]:  # a socket's own timeout (SO_RCVTIMEO) shows in no file
-            target = _target(pid, args[0])
-            return target == "anon_inode:[timerfd]" or _is_socket(target) and not _leads_over(pid, args[0],
-                                                                                             target, connections)
-        wait = _SYSCALLS["files"].get(number)
-        if wait is None:
-            return False
-        kind, files_at, count_at, timeout_at, unit = wait
-        files = [(fd, inode) for fd, inode, for_input in _watched(pid, thread, kind, args, files_at, count_at)
-                 if for_input]
+        return _only_connections(pid, _watched(pid, thread, number, args), connections, 0)
     except (OSError, ValueError, OverflowError, struct.error):
-        return False  # cannot tell: judge by the state letter alone
-    timeout = args[timeout_at]
-    targets = [_target(pid, fd, inode) for fd, inode in files]
-    if unit == "ms" and (timeout & 0xFFFFFFFF) >= 0x80000000 or unit == "ptr" and timeout == 0:
-        return any(target in ("anon_inode:[timerfd]", "?") for target in targets)  # no timeout: a file ends it
-    # A timeout ends it, unless a message comes first: on a connection watched for input.
-    return not any(_leads_over(pid, fd, target, connections) for (fd, _), target in zip(files, targets))
+        return False  # cannot be looked at
 
 
 _POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
 
 
-def _watched(pid, thread, kind, args, files_at, count_at):
-    """The files a thread's poll, select or epoll wait watches: (fd, its inode or None, whether for input) each.
-
-    An epoll goes on watching the file a number was given for when the
-    number is closed or given to another file (dup2): it says the inode.
-    """
-    if kind == "epoll":  # "tfd: 5 events: 19 data: 5  pos:0 ino:35d9a4 sdev:f"
-        lines = _read("/proc/{}/fdinfo/{}".format(pid, args[files_at]), 1 << 20).decode("ascii", "replace")
-        found = []
-        for words in (line.split() for line in lines.splitlines() if line.startswith("tfd:")):
-            inode = next((int(word[4:], 16) for word in words if word.startswith("ino:")), None)
-            found.append((int(words[1]), inode, bool(int(words[3], 16) & _POLLIN)))
-        return found
-    count = args[count_at]
-    if count == 0:
+def _watched(pid, thread, number, args):
+    """The files a thread's syscall waits on: (fd, its inode or None, whether for input) each; [] if none."""
+    if number in _SYSCALLS["reads"]:
+        return [(args[0], None, True)]
+    kind, files_at, count_at = _SYSCALLS["files"].get(number, (None, 0, 0))
+    if kind == "epoll":
+        return _epoll(pid, args[files_at])
+    if kind is None or args[count_at] == 0:
         return []
+    count = args[count_at]
     if count > 65536:
         raise ValueError("not a count of files")
     if kind == "poll":  # struct pollfd {int fd; short events, revents;}
@@ -236,30 +189,42 @@ def _memory(thread, address, size):
     return raw
 
 
-def _target(pid, fd, inode=None):
-    """What file `fd` of `pid` is: a path, "socket:[INODE]", "pipe:[INODE]", "anon_inode:[timerfd]"...;
-    "?" if it is no longer the file of inode `inode` (None: not known)."""
+def _epoll(pid, epoll):
+    """The files an epoll watches, as _watched says them.
+
+    An epoll goes on watching the file a number was given for when the
+    number is closed or given to another file (dup2): it says the inode.
+    """
+    found = []  # "tfd: 5 events: 19 data: 5  pos:0 ino:35d9a4 sdev:f"
+    for line in _read("/proc/{}/fdinfo/{}".format(pid, epoll), 1 << 20).decode("ascii", "replace").splitlines():
+        words = line.split()
+        if words[:1] == ["tfd:"]:
+            inode = next((int(word[4:], 16) for word in words if word.startswith("ino:")), None)
+            found.append((int(words[1]), inode, bool(int(words[3], 16) & _POLLIN)))
+    return found
+
+
+def _only_connections(pid, files, connections, depth):
+    """Do `files` (see _watched) wait for input, and only on sockets a message comes on?"""
+    return any(for_input for _, _, for_input in files) and all(
+        _leads_over(pid, fd, inode, connections, depth) for fd, inode, _ in files)
+
+
+def _leads_over(pid, fd, inode, connections, depth):
+    """Is the file a socket that leads to the other side (in `connections`; None: any TCP socket), or an
+    epoll that waits only on such sockets?"""
+    if connections is not None and inode in connections:
+        return True
     path = "/proc/{}/fd/{}".format(pid, fd)
-    try:
-        if inode is not None and os.stat(path).st_ino != inode:
-            return "?"
-        return os.readlink(path)
-    except OSError:
-        return "?" if inode is not None else ""
-
-
-def _is_socket(target):
-    return target.startswith("socket:[")
-
-
-def _leads_over(pid, fd, target, connections):
-    """Is the file a socket that leads to the other side (in `connections`; None: any TCP socket)?"""
-    if not _is_socket(target):
+    target = os.readlink(path)
+    if target == "anon_inode:[eventpoll]" and depth < 5:  # Linux nests epolls 5 deep at most
+        return _only_connections(pid, _epoll(pid, fd), connections, depth + 1)
+    if not target.startswith("socket:[") or inode is not None and int(target[8:-1]) != inode:
         return False
     if connections is not None:
-        return int(target[len("socket:["):-1]) in connections
+        return int(target[8:-1]) in connections
     try:
-        protocol = os.getxattr("/proc/{}/fd/{}".format(pid, fd), "system.sockprotoname")
+        protocol = os.getxattr(path, "system.sockprotoname")
     except (OSError, AttributeError):
         return True  # cannot tell: as before sockets were told apart
     return protocol.rstrip(b"\0") in (b"TCP", b"TCPv6")
@@ -331,21 +296,6 @@ def _ask(sock):
 
 
 _NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY = 4, 20
-
-
-def _has_a_timer(pid, caught):
-    """Has the process set a timer that signals it? Then any wait of it may end by the clock."""
-    if caught & _SIGALRM_BIT:
-        return True  # it handles SIGALRM, which signal.alarm and signal.setitimer send
-    return _has_posix_timers(pid)
-
-
-def _has_posix_timers(pid):
-    """timer_create's timers, whatever signal they send."""
-    try:
-        return bool(_read("/proc/{}/timers".format(pid), 1))
-    except OSError:
-        return False
 
 
 def _read(path, size=4096):

@@ -139,7 +139,7 @@ def test_a_server_gone_before_the_harness_connects_is_still_graded(monkeypatch):
 # another user's thread waits in, unless it asks as that user (see autograder/readiness.py): before it
 # did, a client2 that slept and then sent a Pong scored 100 there.
 UNTRACED = ("solution", "cheat_client2_sleeps_then_pongs", "cheat_client2_timer_pongs",
-            "cheat_client2_hides_then_sleeps_then_pongs")
+            "cheat_client2_hides_then_sleeps_then_pongs", "cheat_client2_waits_on_a_nested_epoll_then_pongs")
 # Gone from the bounding set, CAP_SYS_PTRACE is gone from what root's next program may have.
 WITHOUT_PTRACE = """
 import ctypes, os, sys

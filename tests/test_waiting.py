@@ -6,6 +6,7 @@ was about to act on its own, and an unprompted send then looks like an answer.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +20,8 @@ SAMPLES = 5000  # a program that wakes 2000 times a second is caught waking hund
 
 
 def program(code: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            start_new_session=True)  # what it forks is killed with it (os.killpg)
 
 
 def test_a_program_that_only_sleeps_and_wakes_is_never_waiting():
@@ -34,88 +36,118 @@ def test_a_program_that_only_sleeps_and_wakes_is_never_waiting():
     assert waiting.SLEEPING in seen
 
 
-def test_a_program_blocked_on_input_is_waiting():
-    reader = program("import sys\nsys.stdin.read()\n")
-    try:
-        seen = [waiting.state([reader.pid]) for _ in range(SAMPLES)]  # it starts, then blocks for good
-    finally:
-        reader.kill()
-        reader.wait()
-    assert seen[-1] == waiting.READY, seen[-20:]
-
-
-# A second thread, blocked in its wait; the main thread blocked on input (the program's stdin).
+# The program's main thread ends blocked in a read of `c`, a TCP connection: with no `connections` given,
+# any TCP socket counts as one. The entries start another thread (or process, or timer) before that.
 TCP = ("listening = socket.create_server(('127.0.0.1', 0))\n"
        "c = socket.create_connection(listening.getsockname())\n")
 RCVTIMEO = "{}.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack('ll', 60, 0))\n"
+TIMERFD = ("clock = libc.timerfd_create(1, 0)\n"
+           "libc.timerfd_settime(clock, 0, ctypes.create_string_buffer(struct.pack('qqqq', 0, 0, 60, 0)), None)\n")
+NESTED = "inner, outer = select.epoll(), select.epoll()\nouter.register(inner.fileno(), select.EPOLLIN)\n"
 WAITS = {
+    "nothing else": ("", waiting.READY),
+    # Another thread or process of its own, waited for with no timeout, is judged itself.
+    "Event().wait()": ("threading.Thread(target=threading.Event().wait).start()", waiting.READY),
+    "Lock().acquire() of a held lock": ("held = threading.Lock()\nheld.acquire()\n"
+                                        "threading.Thread(target=held.acquire).start()", waiting.READY),
+    "a reader thread, joined": ("reader = threading.Thread(target=c.recv, args=(1,))\nreader.start()\n"
+                                "threading.Thread(target=reader.join).start()", waiting.READY),
+    "a child that sleeps, waited for": ("child = os.fork()\nif child == 0:\n    time.sleep(60)\n"
+                                        "threading.Thread(target=os.waitpid, args=(child, 0)).start()",
+                                        waiting.SLEEPING),
+    "a child that reads the connection, waited for": ("child = os.fork()\nif child == 0:\n    c.recv(1)\n"
+                                                      "threading.Thread(target=os.waitpid, args=(child, 0)).start()",
+                                                      waiting.READY),
+    "a zombie child": ("if os.fork() == 0:\n    os._exit(0)", waiting.READY),
+    "a thread that ended": ("ended = threading.Thread(target=print)\nended.start()\nended.join()", waiting.READY),
+    # The clock ends these.
     "threading.Timer(60, ...)": ("threading.Timer(60, print).start()", waiting.SLEEPING),
     "Event().wait(60)": ("threading.Thread(target=threading.Event().wait, args=(60,)).start()", waiting.SLEEPING),
     "Queue().get(timeout=60)": ("threading.Thread(target=queue.Queue().get, kwargs={'timeout': 60}).start()",
                                 waiting.SLEEPING),
     "signal.sigtimedwait(..., 60)": ("threading.Thread(target=signal.sigtimedwait, args=({signal.SIGUSR1}, 60)).start()",
                                      waiting.SLEEPING),
-    "Event().wait()": ("threading.Thread(target=threading.Event().wait).start()", waiting.READY),
+    "a read of a timerfd": (TIMERFD + "threading.Thread(target=os.read, args=(clock, 8)).start()", waiting.SLEEPING),
+    "an epoll of an epoll of a timerfd": (TIMERFD + NESTED + "inner.register(clock, select.EPOLLIN)\n"
+                                          "threading.Thread(target=outer.poll).start()", waiting.SLEEPING),
+    # Whatever else it waits on is no connection: no message comes on it.
     "signal.sigwaitinfo(...)": ("threading.Thread(target=signal.sigwaitinfo, args=({signal.SIGUSR1},)).start()",
-                                waiting.READY),
-    "Lock().acquire() of a held lock": ("held = threading.Lock()\nheld.acquire()\n"
-                                        "threading.Thread(target=held.acquire).start()", waiting.READY),
-    # A wait on files with a timeout ends by the clock, unless a file is a connection: a message ends it first.
+                                waiting.SLEEPING),
+    "select([a pipe], [], [])": ("pipe = os.pipe()\n"
+                                 "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()",
+                                 waiting.SLEEPING),
     "select([a pipe], [], [], 60)": ("pipe = os.pipe()\n"
                                      "threading.Thread(target=select.select, args=([pipe[0]], [], [], 60)).start()",
                                      waiting.SLEEPING),
+    "select([a TCP connection, a pipe], [], [])": ("pipe = os.pipe()\nthreading.Thread(target=select.select, "
+                                                   "args=([c, pipe[0]], [], [])).start()", waiting.SLEEPING),
     "epoll on a pipe, .poll(60)": ("pipe, ep = os.pipe(), select.epoll()\nep.register(pipe[0])\n"
                                    "threading.Thread(target=ep.poll, args=(60,)).start()", waiting.SLEEPING),
+    "an epoll of an epoll of an eventfd": ("ready = libc.eventfd(0, 0)\n" + NESTED +
+                                           "inner.register(ready, select.EPOLLIN)\n"
+                                           "threading.Thread(target=outer.poll).start()", waiting.SLEEPING),
     "a socketpair's recv with settimeout(60)": ("a, b = socket.socketpair()\na.settimeout(60)\n"
                                                 "threading.Thread(target=a.recv, args=(1,)).start()", waiting.SLEEPING),
-    "a TCP connection's recv with settimeout(60)": (TCP + "c.settimeout(60)\n"
-                                                    "threading.Thread(target=c.recv, args=(1,)).start()", waiting.READY),
-    "select([a TCP connection], [], [], 60)": (TCP + "threading.Thread(target=select.select, args=([c], [], [], 60))"
-                                               ".start()", waiting.READY),
-    "select([], [], [a TCP connection], 60)": (TCP + "threading.Thread(target=select.select, args=([], [], [c], 60))"
-                                               ".start()", waiting.SLEEPING),  # not for input: no message ends it
-    # A socket's own timeout shows in no file: a read or write of a socket that is no connection ends by the clock.
     "a socketpair's recv with SO_RCVTIMEO": ("a, b = socket.socketpair()\n" + RCVTIMEO.format("a") +
                                              "threading.Thread(target=a.recv, args=(1,)).start()", waiting.SLEEPING),
     "a UDP socket's recv": ("u = socket.socket(type=socket.SOCK_DGRAM)\nu.bind(('127.0.0.1', 0))\n"
                             "threading.Thread(target=u.recv, args=(1,)).start()", waiting.SLEEPING),
-    "a TCP connection's recv with SO_RCVTIMEO": (TCP + RCVTIMEO.format("c") +
-                                                 "threading.Thread(target=c.recv, args=(1,)).start()", waiting.READY),
+    "a read of stdin (a pipe)": ("threading.Thread(target=sys.stdin.read).start()", waiting.SLEEPING),
     "an epoll of a pipe whose number now names a TCP connection (dup2), .poll(60)": (
-        TCP + "pipe, ep = os.pipe(), select.epoll()\nep.register(pipe[0], select.EPOLLIN)\nkept = os.dup(pipe[0])\n"
+        "pipe, ep = os.pipe(), select.epoll()\nep.register(pipe[0], select.EPOLLIN)\nkept = os.dup(pipe[0])\n"
         "os.dup2(c.fileno(), pipe[0])\nthreading.Thread(target=ep.poll, args=(60,)).start()", waiting.SLEEPING),
-    "select([a pipe], [], [])": ("pipe = os.pipe()\n"
-                                 "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()", waiting.READY),
-    # Timers: what waits for their signal, or for them, waits for the clock.
-    "signal.sigwaitinfo({SIGALRM})": ("threading.Thread(target=signal.sigwaitinfo, args=({signal.SIGALRM},)).start()",
-                                      waiting.SLEEPING),
-    "a SIGALRM handler (signal.alarm's)": ("signal.signal(signal.SIGALRM, print)", waiting.SLEEPING),
-    "a read of a timerfd": ("fd = libc.timerfd_create(1, 0)\nthreading.Thread(target=os.read, args=(fd, 8)).start()",
-                            waiting.SLEEPING),
-    "a POSIX timer (timer_create)": ("libc.timer_create(1, None, ctypes.byref(ctypes.c_void_p()))", waiting.SLEEPING),
+    # A write or a connect is no wait for a message, even on a TCP socket (and SO_SNDTIMEO shows in no file).
+    "a TCP connection's sendall, the other end not reading": ("threading.Thread(target=c.sendall, args=(bytes(1 << 26),))"
+                                                             ".start()", waiting.SLEEPING),
+    "a connect to a listener whose queue is full": (
+        "full = socket.socket()\nfull.bind(('127.0.0.1', 0))\nfull.listen(0)\n"
+        "queued = socket.create_connection(full.getsockname())\n"
+        "threading.Thread(target=socket.socket().connect, args=(full.getsockname(),)).start()", waiting.SLEEPING),
+    # A wait for input on the connection alone, timeout or not: a message ends it first.
+    "a TCP connection's recv with settimeout(60)": ("c.settimeout(60)\n"
+                                                    "threading.Thread(target=c.recv, args=(1,)).start()", waiting.READY),
+    "a TCP connection's recv with SO_RCVTIMEO": (RCVTIMEO.format("c") +
+                                                 "threading.Thread(target=c.recv, args=(1,)).start()", waiting.READY),
+    "select([a TCP connection], [], [], 60)": ("threading.Thread(target=select.select, args=([c], [], [], 60))"
+                                               ".start()", waiting.READY),
+    "select([], [], [a TCP connection], 60)": ("threading.Thread(target=select.select, args=([], [], [c], 60))"
+                                               ".start()", waiting.SLEEPING),  # not for input: no message ends it
+    "an epoll of an epoll of a TCP connection": (NESTED + "inner.register(c, select.EPOLLIN)\n"
+                                                 "threading.Thread(target=outer.poll).start()", waiting.READY),
+    # A signal's handler runs when it comes, whatever the program waits in: what counts is what it waits in.
+    # (signal.alarm with a handler is a timeout on the read of the connection, as settimeout is.)
+    "a SIGALRM handler (signal.alarm's)": ("signal.signal(signal.SIGALRM, print)\nsignal.alarm(60)", waiting.READY),
+    "a POSIX timer (timer_create)": ("libc.timer_create(1, None, ctypes.byref(ctypes.c_void_p()))", waiting.READY),
 }
 
 
 @pytest.mark.parametrize("wait", list(WAITS))
-def test_a_thread_waiting_with_a_timeout_sleeps_by_the_clock_and_one_without_waits(wait):
-    """threading.Timer, Event.wait(1) and signal.sigtimedwait wake by the clock as time.sleep does: a
-    Pong sent when they do is as unprompted. A wait with no timeout ends only when something else acts."""
+def test_a_program_waits_for_a_message_only_when_each_thread_waits_on_its_connection(wait):
+    """threading.Timer, Event.wait(1) and a timerfd wake by the clock as time.sleep does, and a pipe by
+    whatever writes to it: a Pong sent when they do is unprompted. A wait on another thread with no timeout
+    ends only when that thread acts, and that one is judged itself."""
     start, expected = WAITS[wait]
-    waiter = program(f"import ctypes, os, queue, select, signal, socket, struct, sys, threading\n"
-                     f"libc = ctypes.CDLL(None)\n{start}\nsys.stdin.read()\n")
+    waiter = program(f"import ctypes, os, queue, select, signal, socket, struct, sys, threading, time\n"
+                     f"libc = ctypes.CDLL(None)\n{TCP}{start}\nc.recv(1)\n")
     try:
-        seen = [waiting.state([waiter.pid]) for _ in range(SAMPLES)]  # it starts, then both threads block
+        seen = [waiting.state(family(waiter.pid)) for _ in range(SAMPLES)]  # it starts, then all of it blocks
     finally:
-        waiter.kill()
+        os.killpg(waiter.pid, signal.SIGKILL)
         waiter.wait()
     assert seen[-1] == expected, seen[-20:]
+
+
+def family(pid: int) -> set[int]:
+    """The process and its children, as the harness asks about them."""
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as stream:
+        return {pid, *map(int, stream.read().split())}
 
 
 def test_a_wait_with_a_timeout_counts_only_on_a_socket_that_leads_to_the_harness():
     """`connections`: the program's ends of the harness's connections. A message comes only on those."""
     waiter = subprocess.Popen([sys.executable, "-c", f"import os, socket, sys, threading\n{TCP}c.settimeout(60)\n"
                                "threading.Thread(target=c.recv, args=(1,)).start()\n"
-                               "print(os.fstat(c.fileno()).st_ino, flush=True)\nsys.stdin.read()\n"],
+                               "print(os.fstat(c.fileno()).st_ino, flush=True)\nc.recv(1)\n"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         inode = int(waiter.stdout.readline())
@@ -127,22 +159,6 @@ def test_a_wait_with_a_timeout_counts_only_on_a_socket_that_leads_to_the_harness
     finally:
         waiter.kill()
         waiter.wait()
-
-
-def test_a_connect_that_waits_on_a_socket_of_its_own_ends_by_the_clock():
-    """SO_SNDTIMEO bounds a connect as SO_RCVTIMEO a recv, and shows in no file: a connect to a listener
-    whose queue is full waits for the clock, unless the socket leads to the harness."""
-    waiter = program("import socket, struct, sys, threading\n"
-                     "listening = socket.socket()\nlistening.bind(('127.0.0.1', 0))\nlistening.listen(0)\n"
-                     "full = socket.create_connection(listening.getsockname())\n"
-                     "s = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 60, 0))\n"
-                     "threading.Thread(target=s.connect, args=(listening.getsockname(),)).start()\nsys.stdin.read()\n")
-    try:
-        seen = [waiting.state([waiter.pid], set()) for _ in range(SAMPLES)]
-    finally:
-        waiter.kill()
-        waiter.wait()
-    assert seen[-1] == waiting.SLEEPING, seen[-20:]
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_NETLINK"), reason="sock_diag is Linux's")
