@@ -288,7 +288,7 @@ def advice(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flood
     error / was still running when the run's time was up, if one did.
     `flooded`: the run was ended at MAX_EVENTS frames. `sleeping`: the name
     of your program that a message was held for, to the end, and that was
-    sleeping by the clock when last looked at.
+    blocked in something other than a wait for it when last looked at.
     """
     if judgement.broken:
         why = judgement.broken.why
@@ -321,9 +321,9 @@ def advice(judgement, crashed="", crash_where="", stopped="", seconds=0.0, flood
                       "apart by that name.")
     if sleeping:
         return Advice(sleeping + "-sleeping", "Your {} never got the message meant for it: when last looked at, "
-                      "it was sleeping by the clock (time.sleep, threading.Timer, a wait with a timeout such as "
-                      "Event.wait(1) or queue.get(timeout=1) or on anything but its connection, or a timer: "
-                      "signal.alarm), and a message is handed only to a program that waits for one. Wait for the "
+                      "it was sleeping by the clock or waiting on something other than its connection (time.sleep, "
+                      "threading.Timer, a wait with a timeout such as Event.wait(1) or queue.get(timeout=1), a "
+                      "pipe, a timer), and a message is handed only to a program that waits for one. Wait for the "
                       "message itself, with receive_message(), and do not sleep.".format(sleeping))
     if stopped:
         return Advice(stopped + "-still-running", "Your {} was still running after {:g} s without doing this "

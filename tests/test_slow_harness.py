@@ -113,7 +113,10 @@ def test_a_program_is_under_way_when_it_is_said_to_have_started(monkeypatch):
         for number in range(3):
             folder = place / f"client2-{number}"
             folder.mkdir(mode=0o700)
-            (folder / "program.py").write_text(spin + "import os\nos.read(os.pipe()[0], 1)\n", encoding="utf-8")
+            # Under way, it ends waiting on a TCP connection: a message's (any TCP socket counts, untold).
+            (folder / "program.py").write_text(spin + "import socket\nlistening = socket.create_server(('127.0.0.1', 0))\n"
+                                               "socket.create_connection(listening.getsockname()).recv(1)\n",
+                                               encoding="utf-8")
             with sandbox.start("client2", folder / "program.py", folder, {}) as program:
                 seen = [readiness.state(program.tree()) for _ in range(20)]
                 program.stop()
