@@ -20,8 +20,9 @@ files cannot be looked at. A program that sent a Pong it was never asked
 for when such a wait ended must not have been handed a Ping during it, or
 its Pong would look like an answer. Threads that ended and zombies count
 for nothing; a program that hides what it waits in (not dumpable) is never
-waiting. Linux only (/proc); elsewhere the answer is always BUSY and the
-caller falls back on what it can see.
+waiting, and a thread whose wait /proc shows no one (it does not hide it)
+is judged by its state letter alone. Linux only (/proc); elsewhere the
+answer is always BUSY and the caller falls back on what it can see.
 
 Standard library only, Python 3.8 or newer.
 """
@@ -35,16 +36,15 @@ import struct
 READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
 _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
 # Syscall numbers. "reads": of the file in the first argument (read, pread64, readv, recvfrom, recvmsg,
-# recvmmsg, accept, accept4). "files": waits on files, as (how they are named, argument of the files, of
-# their count). "others": waits on another thread (futex, futex_waitv) or child (wait4, waitid), mapped
-# to the argument that holds their timeout (0 there: none), or None (they have none).
+# recvmmsg, accept, accept4). "files": waits on files (poll, ppoll, select, pselect6, epoll_wait,
+# epoll_pwait, epoll_pwait2). "others": waits on another thread (futex, futex_waitv) or child (wait4,
+# waitid), mapped to the argument that holds their timeout (0 there: none), or None (they have none).
 _ARCH = {
     "x86_64": {"reads": {0, 17, 19, 45, 47, 299, 43, 288},
-               "files": {7: ("poll", 0, 1), 271: ("poll", 0, 1), 23: ("select", 1, 0), 270: ("select", 1, 0),
-                         232: ("epoll", 0, None), 281: ("epoll", 0, None), 441: ("epoll", 0, None)},
+               "files": {7: "poll", 271: "poll", 23: "select", 270: "select", 232: "epoll", 281: "epoll", 441: "epoll"},
                "others": {202: 3, 449: 3, 61: None, 247: None}},
     "aarch64": {"reads": {63, 67, 65, 207, 212, 243, 202, 242},
-                "files": {73: ("poll", 0, 1), 72: ("select", 1, 0), 22: ("epoll", 0, None), 441: ("epoll", 0, None)},
+                "files": {73: "poll", 72: "select", 22: "epoll", 441: "epoll"},
                 "others": {98: 3, 449: 3, 260: None, 95: None}},
 }
 _MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
@@ -160,22 +160,22 @@ def _watched(pid, thread, number, args):
     """The files a thread's syscall waits on: (fd, its inode or None, whether for input) each; [] if none."""
     if number in _SYSCALLS["reads"]:
         return [(args[0], None, True)]
-    kind, files_at, count_at = _SYSCALLS["files"].get(number, (None, 0, 0))
+    kind = _SYSCALLS["files"].get(number)
     if kind == "epoll":
-        return _epoll(pid, args[files_at])
-    if kind is None or args[count_at] == 0:
+        return _epoll(pid, args[0])
+    count = args[1] if kind == "poll" else args[0]  # poll(files, count, ...), select(count, sets...)
+    if kind is None or count == 0:
         return []
-    count = args[count_at]
     if count > 65536:
         raise ValueError("not a count of files")
     if kind == "poll":  # struct pollfd {int fd; short events, revents;}
-        raw = _memory(thread, args[files_at], 8 * count)
+        raw = _memory(thread, args[0], 8 * count)
         return [(fd, None, bool(events & _POLLIN)) for fd, events, _ in struct.iter_unpack("ihh", raw) if fd >= 0]
     files = []  # select: up to three fd_sets (read, write, except), bit n for file n
-    for at in (files_at, files_at + 1, files_at + 2):
+    for at in (1, 2, 3):
         if args[at]:
             bits = int.from_bytes(_memory(thread, args[at], (count + 7) // 8), "little")
-            files.extend((fd, None, at == files_at) for fd in range(count) if bits >> fd & 1)
+            files.extend((fd, None, at == 1) for fd in range(count) if bits >> fd & 1)
     return files
 
 
