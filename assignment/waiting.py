@@ -217,7 +217,9 @@ def _leads_over(pid, fd, inode, connections, depth):
         return True
     path = "/proc/{}/fd/{}".format(pid, fd)
     target = os.readlink(path)
-    if target == "anon_inode:[eventpoll]" and depth < 5:  # Linux nests epolls 5 deep at most
+    # Linux nests epolls 5 deep at most. An inner epoll is found by its number: all epolls share one
+    # inode, so another epoll given that number (dup2) would be read in its place.
+    if target == "anon_inode:[eventpoll]" and depth < 5:
         return _only_connections(pid, _epoll(pid, fd), connections, depth + 1)
     if not target.startswith("socket:[") or inode is not None and int(target[8:-1]) != inode:
         return False
