@@ -10,7 +10,8 @@ It runs three checks, each with real programs on your own computer:
 Each check says PASS or FAIL. A failed one shows the exchange as the checker
 saw it on the network, what went wrong, a hint, and the end of what your
 program printed. The checker judges by the rules in referee.py, the same
-file the autograder judges by. It exits with status 0 only if every check
+file the autograder judges by, and its hints come from advice.py, as the
+autograder's do. It exits with status 0 only if every check
 passed.
 
 You do not need to change this file. Standard library only, Python 3.8+.
@@ -26,6 +27,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import advice
 import referee
 import utils2
 import waiting
@@ -168,6 +170,9 @@ class Scene:
         # checker's connections (the checker's socket -> the inode of the program's end, once found), and
         # the listening socket handed to your server (program name -> its inode).
         self.far_ends, self.handed = {}, {}
+        # For the hint only (see advice.hint): each program's state when the run hung up, whether its time
+        # was up then, and your programs seen to close a connection before that, in order.
+        self.at_end, self.out_of_time, self.closed = {}, False, []
         self.selector = selectors.DefaultSelector()
 
     def now(self):
@@ -380,6 +385,8 @@ class Scene:
         if not chunk:
             if link.buffer:  # a last frame without its newline: not a message, but sent all the same
                 self._frame(link, link.buffer, complete=False)
+            if link.program is not None and link.program.name not in self.closed:
+                self.closed.append(link.program.name)
             self._closed(link)
             return
         try:
@@ -452,6 +459,11 @@ class Scene:
 
     def close(self):
         """Hang up, give the programs a moment to end by themselves, stop the rest."""
+        self.out_of_time = self.left() <= 0
+        for name, program in self.programs.items():
+            gone = program.exited() and not program.left_behind()
+            self.at_end[name] = "gone" if gone else waiting.state(program.pids(), self.connections(program)) \
+                if WATCHES_WAITING else ""
         for key, _ in self._ready(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for link in list(self.links):
@@ -469,10 +481,18 @@ class Scene:
 
 
 class Trace:
-    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None, unlogged=0, undelivered=None):
+    def __init__(self, run, events=(), runs=None, missing="", greeted_as=None, unlogged=0, undelivered=None,
+                 scene=None):
         self.run, self.events, self.runs = run, tuple(events), runs or {}
         self.missing, self.greeted_as, self.unlogged = missing, greeted_as or {}, unlogged
         self.undelivered = undelivered or {}  # program name -> its state when messages for it were held
+        self.at_end = scene.at_end if scene else {}  # for the hint only: see Scene
+        self.out_of_time, self.closed = (scene.out_of_time, tuple(scene.closed)) if scene else (False, ())
+
+    def seen(self):
+        """Your programs in this run, as advice.hint takes them."""
+        return [advice.Seen(name, run.returncode, run.traceback, self.at_end.get(name, ""))
+                for name, run in ((name, self.runs[name]) for name in referee.ROLES_OF[self.run] if name in self.runs)]
 
 
 def run_client2(folder):
@@ -494,7 +514,7 @@ def run_client2(folder):
         scene.stop_listening(listening)
         runs = scene.close()
     return Trace("client2", scene.events, runs, greeted_as={"client2": link.peer} if link else {},
-                 unlogged=scene.unlogged, undelivered=scene.undelivered)
+                 unlogged=scene.unlogged, undelivered=scene.undelivered, scene=scene)
 
 
 def run_server(folder):
@@ -514,7 +534,7 @@ def run_server(folder):
         scene.settle()
     finally:
         runs = scene.close()
-    return Trace("server", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
+    return Trace("server", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered, scene=scene)
 
 
 def run_together(folder):
@@ -540,7 +560,8 @@ def run_together(folder):
         scene.stop_listening(for_client2)
         scene.stop_listening(for_client1)
         runs = scene.close()
-    return Trace("together", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
+    return Trace("together", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered,
+                 scene=scene)
 
 
 RUNS = {"client2": (run_client2, (CLIENT2,)), "server": (run_server, (SERVER,)),
@@ -588,15 +609,12 @@ def explain(expected, trace, judgement):
                                         others="client1.py" if trace.run == "together" else "checker",
                                         unlogged=trace.unlogged))]
     programs = [(name, trace.runs[name]) for name in referee.ROLES_OF[trace.run] if name in trace.runs]
-    crashed = next(((name, run) for name, run in programs if run.crashed), None)
-    stopped = next((name for name, run in programs if run.killed), "")
-    sleeping = next((name for name, _ in programs if trace.undelivered.get(name) == waiting.SLEEPING), "")
-    lines.append("      Hint: " + referee.hint(judgement, crashed=crashed[0] if crashed else "",
-                                              crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
-                                              stopped=stopped, seconds=SCENE_SECONDS,
-                                              flooded=bool(trace.unlogged), sleeping=sleeping))
-    for name, run in programs:
-        status = "was still running, so it was stopped" if run.killed else "exited with status {}".format(run.returncode)
+    lines.append("      Hint: " + advice.hint(judgement, trace.events, trace.seen(), seconds=SCENE_SECONDS,
+                                             flooded=bool(trace.unlogged), held=trace.undelivered,
+                                             out_of_time=trace.out_of_time, closed=trace.closed).text)
+    for (name, run), program in zip(programs, trace.seen()):
+        status = "was still running, so it was stopped" if run.killed else "exited with status {}{}".format(
+            run.returncode, advice.after_the_stop(program, trace.out_of_time))
         lines.append("      Your {} {}.".format(name, status))
         if run.traceback:
             lines.append(_indented(run.traceback[-2000:]))
@@ -633,6 +651,9 @@ def main():
             else:
                 judgement = referee.judge(key, trace.events, trace.greeted_as)
             print("{}  {}".format("PASS" if judgement.passed else "FAIL", name), flush=True)
+            warning = advice.ending(trace.seen(), EXIT_SECONDS) if judgement.passed else None
+            if warning is not None:
+                print("      Warning: " + warning.text, flush=True)
             if not judgement.passed:
                 failed += 1
                 print(explain(expected, trace, judgement), flush=True)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import re
 
-from . import readiness
-from .handout import referee
+from .handout import advice, referee
 from .rules import Judgement
 from .sandbox import ProgramRun
 from .scenario import Limits, Trace
-from .scene import NEVER
 
 ROLE_OF = referee.ROLES_OF
 EXPECTED = [
@@ -30,43 +28,34 @@ def picture(trace: Trace, judgement: Judgement) -> str:
     return referee.picture(trace.scenario, trace.events, judgement, unlogged=trace.unlogged)
 
 
-def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> referee.Advice:
-    """One piece of advice, for the most telling thing that went wrong, with its name (for the course report)."""
+def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> advice.Advice:
+    """One piece of advice, for the most telling thing that went wrong (see advice.hint)."""
     if trace.missing:
-        return referee.Advice("file-missing", f"Upload a file named {trace.missing[0]}: the grader could not find it.")
-    runs = [(name, run) for name, run in program_output(trace) if name in _accountable(trace)]
-    crashed = next(((name, run) for name, run in runs if run.crashed), None)
-    stopped = next((name for name, run in runs if run.killed), "")
-    limited = next(((name, run) for name, run in runs if run.limit), None)
+        return advice.Advice("file-missing", f"Upload a file named {trace.missing[0]}: the grader could not find it.")
+    runs = program_output(trace)
+    focus = [(name, run) for name, run in runs if name == advice.holder(trace.events)] or runs
+    limited = next(((name, run) for name, run in focus + runs if run.limit), None)
     if limited:
-        return referee.Advice("limit", f"Your {limited[0]} {limited[1].limit}, which the grader does not allow: "
-                              "a correct program needs far less.")
-    if trace.dropped and not crashed:
-        return referee.Advice("second-connection", f"Your program connected to the server a second time as "
-                              f"{trace.dropped[0]}; the server drops a second client of the same name, so nothing "
-                              "sent on that connection arrives. Use the one client the file makes at the top.")
-    sleeping = next((name for name, _ in runs if trace.undelivered.get(name) == readiness.SLEEPING), "")
-    return referee.advice(judgement, crashed=crashed[0] if crashed else "",
-                        crash_where=referee.crash_place(crashed[1].traceback) if crashed else "",
-                        stopped=stopped, seconds=limits.scenario_seconds, flooded=bool(trace.unlogged),
-                        sleeping=sleeping)
+        return advice.Advice("limit", f"Your {limited[0]} {limited[1].limit}, which the grader does not "
+                                            "allow: a correct program needs far less.")
+    if trace.dropped and not any(run.crashed for _, run in focus):
+        return advice.Advice("second-connection", f"Your program connected to the server a second time as "
+                            f"{trace.dropped[0]}; the server drops a second client of the same name, so nothing sent "
+                            "on that connection arrives. Use the one client the file makes at the top.")
+    return advice.hint(judgement, trace.events, seen(trace), seconds=limits.scenario_seconds,
+                       flooded=bool(trace.unlogged), held=trace.undelivered, out_of_time=trace.out_of_time,
+                       closed=trace.closed)
 
 
-def _accountable(trace: Trace) -> tuple[str, ...]:
-    """The student programs whose run can explain a failure in this scene.
+def seen(trace: Trace) -> list[advice.Seen]:
+    """Each student program of the scene as advice.hint takes it."""
+    return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""))
+            for name, run in program_output(trace)]
 
-    Together, once the Ping has reached client2 and client2 has sent nothing
-    back, or the Ping waited to the end for a client2 sleeping by the clock,
-    the exchange waits on client2 alone: the server that then stops because
-    client2 left is not the one to look at.
-    """
-    mine = ROLE_OF[trace.scenario]
-    if trace.scenario == "together":
-        delivered = any(e.frame == "Ping" and e.dst == "client2" and e.passed != NEVER for e in trace.events)
-        held = trace.undelivered.get("client2") == readiness.SLEEPING
-        if held or (delivered and not any(e.src == "client2" for e in trace.events)):
-            return ("client2",)
-    return mine
+
+def warning(trace: Trace, limits: Limits) -> advice.Advice | None:
+    """For a test that passed: a program of the scene that did not end by itself after the exchange."""
+    return advice.ending(seen(trace), limits.exit_seconds)
 
 
 def program_output(trace: Trace) -> list[tuple[str, ProgramRun]]:
@@ -80,7 +69,7 @@ def _block(text: str) -> list[str]:
     return [f"{fence}text", text, fence]
 
 
-def render(expected: str, trace: Trace, judgement: Judgement, told: referee.Advice) -> str:
+def render(expected: str, trace: Trace, judgement: Judgement, told: advice.Advice) -> str:
     """The Markdown a student reads for a failed test, `told` the hint."""
     parts = [f"**Expected:** {expected}.", "", "**What happened** (as the grader saw it on the network):",
              "```text", picture(trace, judgement) if not trace.missing else "(not run)", "```",
@@ -88,9 +77,9 @@ def render(expected: str, trace: Trace, judgement: Judgement, told: referee.Advi
     if judgement.broken or judgement.missing:
         parts.insert(1, "")
         parts.insert(2, f"**Went wrong:** {judgement.broken.why if judgement.broken else judgement.missing}.")
-    for name, run in program_output(trace):
+    for (name, run), program in zip(program_output(trace), seen(trace)):
         status = ("still running, so it was stopped" if run.killed
-                  else f"exited with status {run.returncode}")
+                  else f"exited with status {run.returncode}{advice.after_the_stop(program, trace.out_of_time)}")
         parts += ["", f"**Your {name}** {status}."]
         if run.traceback:
             parts += _block(run.traceback[-3000:])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import feedback, intake, readiness, rules, sandbox, scenario, skeleton
-from .handout import FOLDER, STUDENT_FILES, referee
+from .handout import FOLDER, STUDENT_FILES, advice
 from .rubric import Rubric, Test
 
 
@@ -43,7 +43,7 @@ class Verdict:
     test: Test
     passed: bool
     output: str  # Markdown, for the student
-    hint: referee.Advice | None = None  # the hint the student was given, and its key (for the course report)
+    hint: advice.Advice | None = None  # the hint (or, passed, the warning) the student was given, and its key
 
     @property
     def score(self) -> float:
@@ -109,14 +109,21 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
     trace = traces[rules.CHECKS[test.key][0]]
     judgement = rules.judge(test.key, trace)
     if judgement.passed:
-        return Verdict(test, True, f"Passed: {test.expected}.")
+        warning = feedback.warning(trace, rubric.limits)
+        if warning is None:
+            return Verdict(test, True, f"Passed: {test.expected}.")
+        if not test.must_end:
+            return Verdict(test, True, f"Passed: {test.expected}.\n\n**Warning:** {warning.text}", warning)
+        return Verdict(test, False, f"**Expected:** {test.expected}, and your programs to end by themselves after "
+                                    f"the exchange (this course's rubric asks it).\n\n**Hint:** {warning.text}",
+                       warning)
     told = feedback.hint(test.key, trace, judgement, rubric.limits)
     return Verdict(test, False, feedback.render(test.expected, trace, judgement, told), told)
 
 
 # The hints of the informational tests, and of a submission that could not be read: their outputs say more.
-_UNREADABLE = referee.Advice("unreadable", "Upload the two files, or a zip that holds them.")
-_MISSING = referee.Advice("file-missing", "Upload both files, named exactly as in the handout.")
+_UNREADABLE = advice.Advice("unreadable", "Upload the two files, or a zip that holds them.")
+_MISSING = advice.Advice("file-missing", "Upload both files, named exactly as in the handout.")
 
 
 def _files_present(test: Test, taken: intake.Intake) -> Verdict:
@@ -142,7 +149,7 @@ def _outside_unchanged(test: Test, taken: intake.Intake) -> Verdict:
             lines += [f"Warning: {name} differs from the handout outside the region you were asked to fill. "
                       "The grader runs your file as it is, but keep your code between the markers:",
                       "```diff", shown, "```"]
-    told = referee.Advice("outside-changed", f"{' and '.join(changed)} changed outside the markers: keep your "
+    told = advice.Advice("outside-changed", f"{' and '.join(changed)} changed outside the markers: keep your "
                           "code between them.")
     return Verdict(test, not changed, "\n".join(lines) or "Only the regions between the markers were changed.",
                    told if changed else None)

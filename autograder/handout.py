@@ -4,7 +4,8 @@ The grader runs students' programs beside its own `utils2.py` and speaks the
 wire format through that same module, so the library students test against
 and the one that grades them cannot drift apart. Likewise it judges by the
 handout's `referee.py`, the rules the students' self-check judges by, and
-hands messages over when the handout's `waiting.py` says a program waits.
+hands messages over when the handout's `waiting.py` says a program waits,
+and words its hints with the handout's `advice.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "assignment"
 SOLUTION = ROOT / "solution"
 STUDENT_FILES = ("server_student.py", "client2_student.py")
-LIBRARY_FILES = ("utils2.py", "client1.py", "referee.py", "waiting.py")  # the grader always uses its own
+LIBRARY_FILES = ("utils2.py", "client1.py", "referee.py", "waiting.py", "advice.py")  # the grader always uses its own
 
 
 def _load(name: str):
@@ -34,6 +35,7 @@ def _load(name: str):
 utils2 = _load("utils2")
 referee = _load("referee")  # the rules, shared with the students' self-check
 waiting = _load("waiting")  # is a program waiting for a message? Likewise shared
+advice = _load("advice")  # the hint for a failed check: the same words in check.py
 
 
 @functools.cache

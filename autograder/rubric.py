@@ -1,7 +1,8 @@
 """The tests, what each is worth, and the instructor's file that sets it.
 
 The tests themselves are fixed here; an instructor changes only their
-points, their visibility on Gradescope and the time limits, in
+points, their visibility on Gradescope, whether a program that does not end
+by itself after the exchange loses them (`must_end`), and the time limits, in
 `rubric.toml`. A mistake there is refused with the key that is wrong, before
 any student code runs.
 """
@@ -28,6 +29,7 @@ class Test:
     expected: str  # what should happen, in a student's words
     points: float = 0.0
     visibility: str = "visible"
+    must_end: bool = False  # passes only if its programs also end by themselves after the exchange
 
 
 TESTS = (
@@ -151,7 +153,7 @@ def parse(data: dict, where: str = "rubric") -> Rubric:
     for key, settings in raw_tests.items():
         if not isinstance(settings, dict):
             raise ConfigError(f"{where}: tests.{key} must be a table of settings")
-        allowed = {"points", "visibility"} if key in GRADED else {"visibility"}
+        allowed = {"points", "visibility", "must_end"} if key in GRADED else {"visibility"}
         _only(settings, allowed, where, f"tests.{key}.")
         points = settings.get("points", tests[key].points)
         if not _number(points) or points < 0:
@@ -159,7 +161,10 @@ def parse(data: dict, where: str = "rubric") -> Rubric:
         visibility = settings.get("visibility", tests[key].visibility)
         if visibility not in VISIBILITIES:
             raise ConfigError(f"{where}: tests.{key}.visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
-        tests[key] = replace(tests[key], points=float(points), visibility=visibility)
+        must_end = settings.get("must_end", tests[key].must_end)
+        if not isinstance(must_end, bool):
+            raise ConfigError(f"{where}: tests.{key}.must_end must be true or false, not {must_end!r}")
+        tests[key] = replace(tests[key], points=float(points), visibility=visibility, must_end=must_end)
     return Rubric(tuple(tests[test.key] for test in TESTS), limits)
 
 

@@ -45,6 +45,9 @@ class Trace:
     dropped: tuple[str, ...] = ()  # roles that connected a second time and were dropped, as the server does
     unlogged: int = 0  # frames past the log's end (the scene ended there)
     undelivered: dict[str, str] = field(default_factory=dict)  # program -> its state when frames for it were held
+    at_end: dict[str, str] = field(default_factory=dict)  # program -> its state when the scene hung up
+    out_of_time: bool = False  # the scene hung up because its time was up
+    closed: tuple[str, ...] = ()  # programs seen to close a connection before the hang-up, in that order
 
 
 def _workspace(root: Path, name: str, student_file: Path) -> Path:
@@ -77,7 +80,7 @@ def _client2(files: dict[str, Path | None], limits: Limits, root: Path, halt: in
         listening.close()
         runs = scene.close(limits.exit_seconds)
     return Trace("client2", tuple(scene.events), runs, greeted_as=claimed, dropped=tuple(scene.dropped),
-                 unlogged=scene.unlogged, undelivered=scene.undelivered)
+                 unlogged=scene.unlogged, undelivered=scene.undelivered, **_seen(scene))
 
 
 def _server(files: dict[str, Path | None], limits: Limits, root: Path, halt: int | None) -> Trace:
@@ -100,7 +103,8 @@ def _server(files: dict[str, Path | None], limits: Limits, root: Path, halt: int
         scene.settle()
     finally:
         runs = scene.close(limits.exit_seconds)
-    return Trace("server", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
+    return Trace("server", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered,
+                 **_seen(scene))
 
 
 def _together(files: dict[str, Path | None], limits: Limits, root: Path, halt: int | None) -> Trace:
@@ -128,7 +132,13 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path, halt: i
     finally:
         tapping.close()
         runs = scene.close(limits.exit_seconds)
-    return Trace("together", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered)
+    return Trace("together", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered,
+                 **_seen(scene))
+
+
+def _seen(scene: Scene) -> dict:
+    """What a scene saw that only words a hint (see advice.hint), as Trace fields."""
+    return {"at_end": scene.at_end, "out_of_time": scene.out_of_time, "closed": tuple(scene.closed)}
 
 
 _SCRIPTS = {"client2": _client2, "server": _server, "together": _together}

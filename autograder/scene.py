@@ -81,6 +81,11 @@ class Scene:
         self.dropped: list[str] = []  # roles that connected a second time to the server the harness plays
         self._seen_as: dict[str, str] = {}  # program -> its state (READY, BUSY, SLEEPING, "gone") when last looked at
         self.undelivered: dict[str, str] = {}  # program -> that state (HIDDEN: it hid it), if frames for it were held
+        # For the hint only (see advice.hint): each program's state at the hang-up, whether the scene's time
+        # was up then, and the programs seen to close a connection before it, in order.
+        self.at_end: dict[str, str] = {}
+        self.out_of_time = False
+        self.closed: list[str] = []
         self._pidfds: list[int] = []
         self.halted = False  # told to end now (the grading was interrupted): no more waiting, no grace
         if halt is not None:  # readable once the scene is to end: wakes every wait at once
@@ -346,6 +351,8 @@ class Scene:
         if not chunk:
             if point.buffer:  # a last frame without its newline: not a message, but sent all the same
                 self._frame(point, point.buffer, complete=False)
+            if point.student is not None and point.student.name not in self.closed:
+                self.closed.append(point.student.name)
             self._closed(point)
             return
         try:
@@ -427,6 +434,11 @@ class Scene:
 
     def close(self, grace: float) -> dict[str, sandbox.ProgramRun]:
         """Hang up every harness socket, give programs `grace` s to end (none if halted), stop them."""
+        self.out_of_time = not self.halted and time.monotonic() >= self.deadline
+        for name, program in self.programs.items():
+            gone = program.exited() and not program.tree()
+            self.at_end[name] = "gone" if gone else readiness.state(program.tree(), program.account,
+                                                                    self._connections(program))
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for point in self.endpoints:

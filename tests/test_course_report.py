@@ -40,8 +40,10 @@ ENTRIES = ("solution", "client2_crashes", "missing_client2", "server_sends_the_p
            "server_forwards_the_ping_again_instead_of_the_pong", "cheat_server_echoes",
            "server_forwards_the_pong_twice")
 GROUPS = {
-    ("client2_answers", "client2-crashed"): {"client2_crashes", "hostile"},
-    ("together", "client2-crashed"): {"client2_crashes", "hostile"},
+    ("client2_answers", "client2-crashed"): {"hostile"},
+    ("together", "client2-crashed"): {"hostile"},
+    ("client2_answers", "sends-a-string"): {"client2_crashes"},
+    ("together", "sends-a-string"): {"client2_crashes"},
     ("client2_answers", "file-missing"): {"missing_client2"},
     ("together", "file-missing"): {"missing_client2"},
     ("files_present", "file-missing"): {"missing_client2"},
@@ -53,7 +55,7 @@ GROUPS = {
     ("server_forwards_pong", "forward-not-send"): {"server_sends_the_pong_back_to_client2"},
     ("together", "forward-not-send"): {"server_sends_the_pong_back_to_client2", "cheat_server_echoes"},
     ("server_forwards_ping", "forward-not-send"): {"cheat_server_echoes"},
-    ("server_forwards_pong", "server-crashed"): {"cheat_server_echoes"},
+    ("server_forwards_pong", "never-forwards-the-ping"): {"cheat_server_echoes"},
     ("server_forwards_pong", "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
     ("together", "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
     ("server_forwards_pong", "send-once"): {"server_forwards_the_pong_twice"},
@@ -130,7 +132,8 @@ def test_the_markdown_report_says_the_same(batch):
     text = (batch / "report.md").read_text(encoding="utf-8")
     assert f"{len(ENTRIES) + 1} submissions: {len(ENTRIES) + 1} graded now, 0 skipped (already graded), " \
            "0 failed to grade, in " in text
-    assert "| 2 | client2 answers a Ping with a Pong | `client2-crashed`: " in text
+    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`: " in text
+    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`: " in text
     assert "[client2\\_crashes](client2_crashes/feedback.html)" in text
     assert (batch / "scores.svg").read_text(encoding="utf-8").count('class="bar"') == 10
     assert re.findall(r"(?<!\\)<(?!br>)", text) == []  # a student's "<" is escaped: it is shown, not HTML

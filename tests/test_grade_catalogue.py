@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -85,11 +85,13 @@ def test_every_folder_has_its_scores_and_every_score_its_folder():
                                       f"scores without folders: {sorted(set(EXPECTED) - folders)}")
     assert len(folders) >= 20
     for name, entry in EXPECTED.items():
-        assert set(entry) <= {"about", "says", *GRADED, *INFORMATIONAL}, name
+        assert set(entry) <= {"about", "says", "hint", *GRADED, *INFORMATIONAL}, name
         assert entry.get("about"), f"{name}: say what it is, and why it deserves its score"
         assert all(isinstance(entry[key], (int, float)) and not isinstance(entry[key], bool) for key in GRADED), name
         assert all(isinstance(entry[key], bool) for key in INFORMATIONAL), name
         assert set(entry.get("says", {})) <= set(GRADED + INFORMATIONAL), name
+        assert set(entry.get("hint", {})) <= set(GRADED), name
+        assert all(len(pair) == 2 and all(isinstance(word, str) for word in pair) for pair in entry.get("hint", {}).values()), name
         assert any((CATALOGUE / name).glob("*_student.py")) or name.startswith("missing"), name
 
 
@@ -102,6 +104,10 @@ def test_each_entry_gets_exactly_its_score(catalogue, entry):
     assert scores == deserved(entry), f"{entry}: {EXPECTED[entry]['about']}\n\n{shown}"
     for key, words in EXPECTED[entry].get("says", {}).items():
         assert words in got.output(key), f"{entry}, {key}: no {words!r} in\n{got.output(key)}"
+    for key, (hint, words) in EXPECTED[entry].get("hint", {}).items():
+        verdict = next(v for v in got.grade.verdicts if v.test.key == key)
+        shown = next(t["output"] for t in got.results["tests"] if t["name"] == verdict.test.name)
+        assert (verdict.hint and verdict.hint.key, words in shown) == (hint, True), f"{entry}, {key}: not hint {hint!r} with {words!r}:\n{shown}"
     assert got.results["score"] == sum(EXPECTED[entry][key] for key in GRADED)
     assert got.seconds < HANG_SECONDS, f"{entry} took {got.seconds:.1f} s to grade"
 
@@ -120,6 +126,23 @@ def test_the_tricky_entries_score_the_same_every_time():
     for index, name in enumerate(TRICKY):
         seen = [run.scores() for run in runs[index * REPEATS:(index + 1) * REPEATS]]
         assert seen == [deserved(name)] * REPEATS, f"{name} scored differently from run to run: {seen}"
+
+
+def test_a_program_that_does_not_end_loses_a_test_only_where_the_rubric_says_it_must_end():
+    """Off (the default), a client2 that never ends passes with a warning (the catalogue says so); on for
+    client2_answers, that test fails with the same advice, the others keep their points; a program that
+    ends loses nothing."""
+    strict = replace(rubric.load(), tests=tuple(replace(test, must_end=test.key == "client2-answers")
+                                                for test in rubric.load().tests))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        looping, solution = pool.map(lambda name: grading.grade([CATALOGUE / name], strict),
+                                     ("correct_client2_loops_without_a_none_check", "solution"))
+    verdicts = {v.test.key: v for v in looping.verdicts}
+    assert looping.score == 60 and solution.score == 100
+    assert (verdicts["client2_answers"].passed, verdicts["client2_answers"].hint.key) == (False, "does-not-end")
+    assert "did not end by itself after the exchange" in verdicts["client2_answers"].output
+    assert (verdicts["together"].passed, verdicts["together"].hint.key) == (True, "does-not-end")
+    assert "**Warning:**" in verdicts["together"].output
 
 
 def test_a_server_gone_before_the_harness_connects_is_still_graded(monkeypatch):

@@ -174,6 +174,17 @@ def test_a_rubric_with_a_number_that_is_not_finite_is_refused(tmp_path, line):
         rubric.load(rubric_file)
 
 
+def test_must_end_is_off_by_default_a_yes_or_no_and_only_for_a_graded_test():
+    assert not any(test.must_end for test in rubric.load().tests)
+    chosen = rubric.parse({"tests": {"together": {"must_end": True}}})
+    assert [test.key for test in chosen.tests if test.must_end] == ["together"]
+    for wrong in ("yes", 1, 0.0):
+        with pytest.raises(rubric.ConfigError, match=rf"tests.together.must_end must be true or false, not {wrong!r}"):
+            rubric.parse({"tests": {"together": {"must_end": wrong}}})
+    with pytest.raises(rubric.ConfigError, match="unknown key tests.files_present.must_end"):
+        rubric.parse({"tests": {"files_present": {"must_end": True}}})
+
+
 def test_one_submission_imports_nothing_of_the_batch(tmp_path):
     """Gradescope grades with --one: the batch machinery (its report and markdown-it too) and zipfile are
     15 to 25 ms it does not need, nor tomllib, once setup.sh (here: make) has parsed the rubric ahead."""

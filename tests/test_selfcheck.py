@@ -26,7 +26,8 @@ from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
 from test_exchange import find_python38
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-HANDOUT_MODULES = ("utils2.py", "client1.py", "referee.py", "waiting.py", "check.py")
+EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+HANDOUT_MODULES = ("utils2.py", "client1.py", "referee.py", "waiting.py", "advice.py", "check.py")
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
 # check.py's name for each check -> the autograder's test
 CHECKED = {
@@ -74,6 +75,18 @@ def _verdicts(output: str) -> dict[str, bool]:
     return found
 
 
+def _said(output: str, test: str) -> str:
+    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what follows."""
+    name = next(name for name, key in CHECKED.items() if key == test)
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line[6:] == name and line[:6] in ("PASS  ", "FAIL  ")), None)
+    if start is None:
+        return ""
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:6] in ("PASS  ", "FAIL  ") or not lines[i]),
+               len(lines))
+    return "\n".join(lines[start:end])
+
+
 def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
     return subprocess.run([python, "check.py"], cwd=folder, env=env, capture_output=True, text=True,
@@ -108,6 +121,9 @@ def test_the_self_check_gives_the_autograders_verdicts_on_the_catalogue(tmp_path
         assert "The autograder also checks" in done.stdout.strip().splitlines()[-1], name
         if mine != theirs:
             differ.append(f"{name}: check.py {mine}, autograder {theirs}\n{done.stdout}")
+        for test, (_, words) in EXPECTED.get(name, {}).get("hint", {}).items():  # the autograder's words, too
+            if words not in _said(done.stdout, test):
+                differ.append(f"{name}: check.py does not say {words!r} for {test}:\n{done.stdout}")
     assert differ == [], "\n\n".join(differ)
     passes = {name for name, mine, _, _ in results if all(mine.values())}
     assert "solution" in passes or "correct" in passes
@@ -165,7 +181,7 @@ def _load_check(folder: Path):
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(folder))
-        for name in ("referee", "utils2", "waiting"):
+        for name in ("referee", "utils2", "waiting", "advice"):
             sys.modules.pop(name, None)
     return module
 

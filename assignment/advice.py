@@ -1,0 +1,271 @@
+"""The hints: one piece of advice for a check that failed, chosen from what was seen.
+
+check.py and the autograder both ask this file, so the two say the same
+words. You do not need to read it, and changing it changes nothing: the
+autograder uses its own copy.
+
+A hint never decides anything: referee.py judges on the frames alone, and
+a hint is chosen only once a check has failed, from the frames, which
+program the exchange stopped at, who was waiting when the run was hung
+up, how each program ended and the last line of its traceback. Each hint
+has a short key that stays the same when its words change (a course
+report counts failures by it).
+
+Standard library only, Python 3.8 or newer.
+"""
+
+from __future__ import annotations  # the types below are read by people, not run
+
+from dataclasses import dataclass
+
+
+# waiting.py's READY and SLEEPING (this file is loaded on its own): blocked, waiting for a message (or for
+# anything the clock does not end), and sleeping by the clock
+WAITING, SLEEPING = "ready", "sleeping"
+STEPS = (("Ping", "client1", "server"), ("Ping", "server", "client2"),
+         ("Pong", "client2", "server"), ("Pong", "server", "client1"))
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One of your programs as the referee saw it run, for choosing a hint.
+
+    `traceback` is what your program printed, and a program can print
+    anything: it only chooses the words of a hint for a check that already
+    failed on what crossed the network. A forged traceback changes that
+    wording, never a verdict or a score.
+    """
+
+    name: str
+    returncode: "int | None"  # None: still running at the end, so it was stopped
+    traceback: str = ""
+    at_end: str = ""  # when the run was hung up: waiting.py's "ready", "busy" or "sleeping", or "gone"; "" unknown
+
+    @property
+    def crashed(self):
+        return self.returncode not in (0, None)
+
+    @property
+    def error(self):
+        """The traceback's last line: "TypeError: ..." ('' if none)."""
+        lines = [line.strip() for line in self.traceback.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A hint, and the name it goes by: the same `key` for the same mistake, whatever the details
+    ("client2-crashed", whatever the line), in check.py and the autograder alike (the course report
+    groups failures by it)."""
+
+    key: str
+    text: str
+
+
+def crash_place(traceback):
+    """' (line N of your_file.py)' from a traceback, if it passes through a student file."""
+    found = ""
+    for line in traceback.splitlines():
+        line = line.strip()
+        if line.startswith('File "') and "_student.py" in line:
+            name = line.split('"')[1].replace("\\", "/").split("/")[-1]
+            found = " (line {} of {})".format(line.split("line ")[-1].split(",")[0], name)
+    return found
+
+
+def happened(events, frame, src, dst):
+    """Index of the first such frame, or None (as referee.happened)."""
+    return next((i for i, e in enumerate(events) if (e.frame, e.src, e.dst) == (frame, src, dst)), None)
+
+
+def holder(events):
+    """Whom the exchange waited on: the sender of its first step that was never sent ("" if all were)."""
+    return next((src for frame, src, dst in STEPS if happened(events, frame, src, dst) is None), "")
+
+
+def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=None, out_of_time=False, closed=()):
+    """One piece of advice, for the most telling thing that went wrong.
+
+    `judgement`: referee.judge's, for a check that failed. `programs`: yours
+    in this run (Seen). `flooded`: the run was ended at referee.MAX_EVENTS
+    frames, all in `events`. `held`: your programs that a message was held
+    for, to the end, each with its state when last looked at (a program
+    blocked in something other than a wait for it is never handed one).
+    `out_of_time`: the run was hung up because its `seconds` were up.
+    `closed`: your programs, in the order they were seen to close a
+    connection before the run hung up. Where the exchange stopped at one of
+    your programs, the hint is about that one: the other then only waited,
+    or stopped because it left.
+    """
+    if judgement.broken:
+        return _broken(judgement.broken, events)
+    if flooded:
+        return Advice("flooded", "Your programs sent more than {} frames, where the exchange is 4, and the run was "
+                             "ended there: send each message once.".format(len(events)))
+    focus = [p for p in programs if p.name == holder(events)] or list(programs)
+    sleeping = next((p.name for p in focus if (held or {}).get(p.name) == SLEEPING), "")
+    everyone_waited = out_of_time and all(p.at_end == WAITING for p in programs)
+    stuck = next((p for p in focus if everyone_waited), None)
+    crashed = next((p for p in focus + list(programs) if p.crashed and not (out_of_time and p.at_end == WAITING)),
+                   None)  # the error of a program that was waiting when the time was up came from the stop
+    if stuck is not None and crashed is None:
+        return _stuck(stuck, events, seconds)
+    if crashed is not None:
+        return _crash(crashed, events, closed)
+    if judgement.missing.startswith("client2 connected saying"):
+        return Advice("client2-name", 'Create your client as Client("client2"): the server tells the clients apart '
+                                  'by that name.')
+    if sleeping:
+        return Advice(sleeping + "-sleeping", "Your {} never got the message meant for it: when last looked at, it was sleeping by the "
+                    "clock or waiting on something other than its connection (time.sleep, threading.Timer, a wait "
+                    "with a timeout such as Event.wait(1) or queue.get(timeout=1), a pipe, a timer), and a message "
+                    "is handed only to a program that waits for one. Wait for the message itself, with "
+                    "receive_message(), and do not sleep.".format(sleeping))
+    stopped = next((p for p in focus if p.returncode is None), None)
+    if stopped is not None:
+        return Advice(stopped.name + "-still-running", "Your {} was still running after {:g} s without doing this step: it may be "
+                    "waiting for a message that never comes, or stuck in a loop.".format(stopped.name, seconds))
+    ended = next((p for p in focus + list(programs) if p.returncode == 0), None)
+    return _ended(ended.name if ended else "", events)
+
+
+def _broken(broken, events):
+    why, sent = broken.why, events[broken.index]
+    if "Pong should go" in why:
+        return Advice("forward-the-pong", "Your server sent client1 the Ping again, where client2's Pong should "
+                    "go. Forward the message you just received: pong = server.receive_message(), then "
+                    "server.forward_message(pong).")
+    if "back to" in why:
+        return Advice("forward-not-send", "Your server sent the {} back to {}, who sent it. "
+                    "server.send_message(msg) answers the client you last heard from; to pass a message on to the "
+                    "other client, use server.forward_message(msg).".format(sent.frame, sent.dst))
+    if why.startswith("client2 sent a Pong before"):
+        return Advice("wait-for-the-ping", "Wait for the Ping first: msg = client.receive_message(), and answer "
+                                               "only once it has arrived.")
+    if "second Pong" in why:
+        pongs = sum(1 for e in events if e.src == "client2" and e.frame == "Pong")
+        return Advice("answers-twice", "Your client2 answered one Ping with {} Pongs: send one Pong for each Ping you "
+                    "receive, one client.send_message(Message.Pong) after each receive_message().".format(pongs))
+    if "more than it received" in why:
+        return Advice("send-once", "Your server passed on one {} more than it received: forward each message "
+                    "once, right after you receive it.".format(sent.frame))
+    if "before" in why or "made up" in why:
+        return Advice("receive-first", "Only pass on what you received: receive the message first, "
+                                                       "then forward that message.")
+    if why.startswith("the server sent"):
+        return Advice("server-makes-up", "The server sends only what it received, passed on with "
+                    "server.forward_message(msg): it makes up nothing of its own.")
+    if why.startswith("client2 sent Ping;"):
+        return Advice("client2-echoes", "Your client2 sent the Ping back: it answers with a Pong, "
+                                      "client.send_message(Message.Pong), not with the message it received.")
+    return Advice("client2-sends-only-a-pong", "client2 answers a Ping with Message.Pong, and sends nothing else.")
+
+
+def _stuck(program, events, seconds):
+    """Everyone was waiting for someone when the time was up: say who waited for what."""
+    stop = "Nothing more could happen, so the run was stopped after {:g} s.".format(seconds)
+    if program.name == "client2":
+        return Advice("waits-instead-of-answering", "Your client2 was waiting for another message while the server was "
+                    "waiting for its Pong: the Ping had reached it, and it had not answered. {} Answer as soon as the "
+                    "Ping arrives: msg = client.receive_message(), then client.send_message(Message.Pong); if you "
+                    "compare what you received, compare it with Message.Ping, not with a string such as \"Ping\"."
+                    .format(stop))
+    received = [e for e in events if e.dst == "server" and e.passed != float("inf")]
+    passed_on = sum(1 for e in events if e.src == "server")
+    if len(received) <= passed_on and happened(events, "Ping", "server", "client2") is None:
+        return Advice("never-forwards-the-ping", "Your server did not forward client1's Ping to client2, so no Pong could "
+                    "come back, and it then waited for a message that could not come. {} Forward the Ping to client2 "
+                    "with server.forward_message(ping).".format(stop))
+    if len(received) <= passed_on:
+        return Advice("waits-for-nothing", "Your {} was waiting for a message, and so was everyone "
+                    "else. {}".format(program.name, stop))
+    pending = received[passed_on]
+    if pending.frame == "Ping":
+        waiters = "both clients were waiting for it (client2 for the Ping, client1 for the Pong)"
+    else:
+        waiters = "{} was waiting for it".format("client2" if pending.src == "client1" else "client1")
+    return Advice("receives-again-before-forwarding",
+                "Your server was waiting for {} message while {}: {}'s {} had reached it, and it had not forwarded "
+                "it. {} "
+                "Forward each message as soon as you receive it: ping = server.receive_message(), "
+                "server.forward_message(ping), and only then pong = server.receive_message(), "
+                "server.forward_message(pong).".format("a second" if len(received) == 1 else "another", waiters,
+                                                       pending.src, pending.frame, stop))
+
+
+def _crash(program, events, closed):
+    name, error, at = program.name, program.error, crash_place(program.traceback)
+    kind, _, said = error.partition(":")
+    said = said.strip()
+    if "takes a Message" in said and "not None" in said:
+        return Advice("sends-none", "Your {} tried to send None{}: receive_message() returns None once the other side "
+                    "has gone. Send only a message you received, or Message.Pong.".format(name, at))
+    if "takes a Message" in said:
+        right = ("Write client.send_message(Message.Pong)." if name == "client2" else
+                 "Pass on the message as you received it: server.forward_message(ping), not ping.value or 'Ping'.")
+        return Advice("sends-a-string", "Your {} tried to send a string{}: a message is Message.Ping or Message.Pong, "
+                    "not the text 'Ping' or 'Pong'. {}".format(name, at, right))
+    if "needs a message received first" in said:
+        return Advice("forwards-before-receiving", "Your {} called {} before it had received anything{}: it can only "
+                    "pass on a message it has received. Receive first, then forward what you received: "
+                    "ping = server.receive_message(), then server.forward_message(ping).".format(
+                        name, said.split()[0], at))
+    wrong = said.split("'")[-2] if said.count("'") >= 2 else ""
+    if kind in ("NameError", "AttributeError") and wrong.lower() in ("ping", "pong"):
+        return Advice("wrong-name", "Your {} used {}{}, a name Python does not know here: the messages are Message.Ping "
+                    "and Message.Pong, spelled so (from utils2 import Message).".format(name, wrong, at))
+    if kind == "AttributeError" and "'Client'" in said and wrong == "forward_message":
+        return Advice("client-forwards", "A client cannot forward{}: only the server passes messages on. "
+                    "client2 answers with client.send_message(Message.Pong).".format(at))
+    if kind == "ConnectionError" and closed[:1] == (name,):
+        if name == "client2":
+            return Advice("closes-too-early", "Your client2 closed its connection (client.close(), or by ending) before "
+                        "it sent its Pong{}, so the Pong had nowhere to go: close only at the very end.".format(at))
+        return Advice("closes-too-early", "Your server closed its connections (server.close()) before it had passed on "
+                    "every message{}, so there was nobody left to send to: close only at the very end.".format(at))
+    return Advice(name + "-crashed", "Your {} stopped with an error{}: read the traceback below.".format(name, at))
+
+
+def _ended(name, events):
+    delivered = lambda frame, dst: any(e.frame == frame and e.dst == dst and e.passed != float("inf")  # noqa: E731
+                                       for e in events)
+    if name == "client2" and delivered("Ping", "client2") and not any(e.src == "client2" for e in events):
+        return Advice("ends-without-answering", "Your client2 received the Ping and ended without sending a Pong. "
+                    "receive_message() returns Message.Ping, a Message, never the string \"Ping\": if you compare "
+                    "what you received, compare it with Message.Ping (msg == Message.Ping), then answer with "
+                    "client.send_message(Message.Pong).")
+    if name == "client2" and not delivered("Ping", "client2"):
+        return Advice("ends-before-the-ping", "Your client2 ended before the Ping reached it: receive it first, "
+                    "msg = client.receive_message(), then answer it with client.send_message(Message.Pong).")
+    if name == "server" and not delivered("Ping", "server"):
+        return Advice("ends-before-the-ping", "Your server ended before client1's Ping reached it: receive it first, "
+                    "ping = server.receive_message(), then forward it with server.forward_message(ping).")
+    if name == "server" and delivered("Ping", "server") and happened(events, "Ping", "server", "client2") is None:
+        return Advice("ends-without-forwarding", "Your server received client1's Ping and ended without forwarding it: "
+                    "after ping = server.receive_message(), call server.forward_message(ping).")
+    if name == "server" and happened(events, "Pong", "server", "client1") is None and \
+            happened(events, "Ping", "server", "client2") is not None:
+        return Advice("ends-before-the-pong", "Your server forwarded the Ping and then ended, before it passed on "
+                    "client2's Pong: receive it and forward it too, pong = server.receive_message(), then "
+                    "server.forward_message(pong).")
+    return Advice("ended-early", "Your program ended before this step: check that your code between the markers does "
+                              "each step in order.")
+
+
+def after_the_stop(program, out_of_time):
+    """What to add where a program's exit is shown, if its error came from the run being stopped."""
+    if out_of_time and program.at_end == WAITING and program.crashed:
+        return ", after the run was stopped while it waited (the error below came from that stop)"
+    return ""
+
+
+def ending(programs, seconds):
+    """A warning for a run that passed: a program of yours that did not end by itself after the exchange."""
+    program = next((p for p in programs if p.returncode is None), None)
+    if program is None:
+        return None
+    none = ("server.receive_message() returns None once both clients have gone" if program.name == "server"
+            else "client.receive_message() returns None once the server has closed the connection")
+    return Advice("does-not-end", "Your {} did not end by itself after the exchange: it was still running {:g} s after "
+                "the others had hung up, and was stopped. {}: end your loop then (if msg is None: break)."
+                .format(program.name, seconds, none))
