@@ -151,7 +151,7 @@ def test_nothing_a_student_wrote_becomes_html(batch):
 
 def test_each_feedback_page_is_what_the_student_reads(batch):
     page = (batch / "client2_crashes" / "feedback.html").read_text(encoding="utf-8")
-    assert "<strong>Hint:</strong> Your client2 stopped with an error (line" in page
+    assert "<strong>Hint:</strong> Your client2 tried to send a string (line" in page
     assert "<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/40)</h2>" in page
     assert '<a href="../report.html">' in page
 

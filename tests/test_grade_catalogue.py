@@ -132,7 +132,7 @@ def test_a_program_that_does_not_end_loses_a_test_only_where_the_rubric_says_it_
     """Off (the default), a client2 that never ends passes with a warning (the catalogue says so); on for
     client2_answers, that test fails with the same advice, the others keep their points; a program that
     ends loses nothing."""
-    strict = replace(rubric.load(), tests=tuple(replace(test, must_end=test.key == "client2-answers")
+    strict = replace(rubric.load(), tests=tuple(replace(test, must_end=test.key == "client2_answers")
                                                 for test in rubric.load().tests))
     with ThreadPoolExecutor(max_workers=2) as pool:
         looping, solution = pool.map(lambda name: grading.grade([CATALOGUE / name], strict),
