@@ -13,7 +13,7 @@ the kernel in one of these, and nothing else:
     such a wait does no harm: a message ends it first;
   - a wait with no timeout on another thread or child process of its own
     (a lock, Thread.join(), Event.wait(), os.wait()): those are judged
-    themselves.
+    themselves (the kernel does not say whose lock: any such wait counts).
 Anything else is not waiting: a sleep, a wait with a timeout on a thread,
 a wait on a pipe, a timer, a signal or any other file, and a wait whose
 files cannot be looked at. A program that sent a Pong it was never asked
@@ -21,8 +21,13 @@ for when such a wait ended must not have been handed a Ping during it, or
 its Pong would look like an answer. Threads that ended and zombies count
 for nothing; a program that hides what it waits in (not dumpable) is never
 waiting, and a thread whose wait /proc shows no one (it does not hide it)
-is judged by its state letter alone. Linux only (/proc); elsewhere the
-answer is always BUSY and the caller falls back on what it can see.
+is judged by its state letter alone. Files are looked up in the
+thread's own table of files (a thread may have one of its own). Not seen:
+a read already blocked on a file whose number is then given to the
+connection (dup2), and an inner epoll whose number is given to another
+epoll. Linux only (/proc), on x86_64 and aarch64 with a 64-bit Python
+(the syscall numbers below); elsewhere the answer is always BUSY and the
+caller falls back on what it can see.
 
 Standard library only, Python 3.8 or newer.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import sys
 
 READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
 _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
@@ -52,8 +58,9 @@ _SYSCALLS = _ARCH.get(_MACHINE, {"reads": set(), "files": {}, "others": {}})
 
 
 def can_see_waiting():
-    """Whether state() can tell on this system (it needs Linux's /proc)."""
-    return os.path.exists("/proc/self/stat")
+    """Whether state() can tell on this system: it needs Linux's /proc, and the syscall numbers of this
+    machine (a 32-bit Python, even on a 64-bit kernel, shows another table's numbers)."""
+    return _MACHINE in _ARCH and sys.maxsize > 2 ** 32 and os.path.exists("/proc/self/stat")
 
 
 def state(pids, connections=None):
@@ -80,7 +87,7 @@ def state(pids, connections=None):
                 continue
             if letter not in _BLOCKED:
                 return BUSY
-            waits = _waits_for_a_message(pid, thread, connections)
+            waits = _waits_for_a_message(thread, connections)
             if waits is None:
                 return BUSY
             if not waits:
@@ -128,7 +135,7 @@ def _letter(thread):
     return raw[raw.rfind(")") + 2:][:1] or None
 
 
-def _waits_for_a_message(pid, thread, connections):
+def _waits_for_a_message(thread, connections):
     """Is the blocked thread waiting for a message (see the top)? None if it is running after all.
 
     None: the state letter said blocked, but the thread woke up before its
@@ -148,7 +155,7 @@ def _waits_for_a_message(pid, thread, connections):
         timeout_at = _SYSCALLS["others"][number]
         return timeout_at is None or args[timeout_at] == 0
     try:
-        return _only_connections(pid, _watched(pid, thread, number, args), connections, 0)
+        return _only_connections(thread, _watched(thread, number, args), connections, 0)
     except (OSError, ValueError, OverflowError, struct.error):
         return False  # cannot be looked at
 
@@ -156,13 +163,13 @@ def _waits_for_a_message(pid, thread, connections):
 _POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
 
 
-def _watched(pid, thread, number, args):
+def _watched(thread, number, args):
     """The files a thread's syscall waits on: (fd, its inode or None, whether for input) each; [] if none."""
     if number in _SYSCALLS["reads"]:
         return [(args[0], None, True)]
     kind = _SYSCALLS["files"].get(number)
     if kind == "epoll":
-        return _epoll(pid, args[0])
+        return _epoll(thread, args[0])
     count = args[1] if kind == "poll" else args[0]  # poll(files, count, ...), select(count, sets...)
     if kind is None or count == 0:
         return []
@@ -189,14 +196,14 @@ def _memory(thread, address, size):
     return raw
 
 
-def _epoll(pid, epoll):
+def _epoll(thread, epoll):
     """The files an epoll watches, as _watched says them.
 
     An epoll goes on watching the file a number was given for when the
     number is closed or given to another file (dup2): it says the inode.
     """
     found = []  # "tfd: 5 events: 19 data: 5  pos:0 ino:35d9a4 sdev:f"
-    for line in _read("/proc/{}/fdinfo/{}".format(pid, epoll), 1 << 20).decode("ascii", "replace").splitlines():
+    for line in _read("{}/fdinfo/{}".format(thread, epoll), 1 << 20).decode("ascii", "replace").splitlines():
         words = line.split()
         if words[:1] == ["tfd:"]:
             inode = next((int(word[4:], 16) for word in words if word.startswith("ino:")), None)
@@ -204,23 +211,23 @@ def _epoll(pid, epoll):
     return found
 
 
-def _only_connections(pid, files, connections, depth):
+def _only_connections(thread, files, connections, depth):
     """Do `files` (see _watched) wait for input, and only on sockets a message comes on?"""
     return any(for_input for _, _, for_input in files) and all(
-        _leads_over(pid, fd, inode, connections, depth) for fd, inode, _ in files)
+        _leads_over(thread, fd, inode, connections, depth) for fd, inode, _ in files)
 
 
-def _leads_over(pid, fd, inode, connections, depth):
+def _leads_over(thread, fd, inode, connections, depth):
     """Is the file a socket that leads to the other side (in `connections`; None: any TCP socket), or an
     epoll that waits only on such sockets?"""
     if connections is not None and inode in connections:
         return True
-    path = "/proc/{}/fd/{}".format(pid, fd)
+    path = "{}/fd/{}".format(thread, fd)
     target = os.readlink(path)
     # Linux nests epolls 5 deep at most. An inner epoll is found by its number: all epolls share one
     # inode, so another epoll given that number (dup2) would be read in its place.
     if target == "anon_inode:[eventpoll]" and depth < 5:
-        return _only_connections(pid, _epoll(pid, fd), connections, depth + 1)
+        return _only_connections(thread, _epoll(thread, fd), connections, depth + 1)
     if not target.startswith("socket:[") or inode is not None and int(target[8:-1]) != inode:
         return False
     if connections is not None:

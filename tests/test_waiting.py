@@ -70,6 +70,10 @@ WAITS = {
     "a read of a timerfd": (TIMERFD + "threading.Thread(target=os.read, args=(clock, 8)).start()", waiting.SLEEPING),
     "an epoll of an epoll of a timerfd": (TIMERFD + NESTED + "inner.register(clock, select.EPOLLIN)\n"
                                           "threading.Thread(target=outer.poll).start()", waiting.SLEEPING),
+    # A thread may have a table of files of its own (unshare CLONE_FILES): a number means what it means there.
+    "a read of a timerfd given the connection's number in the thread's own table of files": (
+        TIMERFD + "def own():\n    libc.unshare(0x400)\n    os.dup2(clock, c.fileno())\n    os.read(c.fileno(), 8)\n"
+        "threading.Thread(target=own).start()", waiting.SLEEPING),
     # Whatever else it waits on is no connection: no message comes on it.
     "signal.sigwaitinfo(...)": ("threading.Thread(target=signal.sigwaitinfo, args=({signal.SIGUSR1},)).start()",
                                 waiting.SLEEPING),
@@ -135,6 +139,17 @@ def test_a_program_waits_for_a_message_only_when_each_thread_waits_on_its_connec
         os.killpg(waiter.pid, signal.SIGKILL)
         waiter.wait()
     assert seen[-1] == expected, seen[-20:]
+
+
+@pytest.mark.parametrize("machine, bits", [("armv7l", 64), ("riscv64", 64), ("x86_64", 32), ("aarch64", 32)])
+def test_where_the_syscall_numbers_are_not_known_it_cannot_see(monkeypatch, machine, bits):
+    """Elsewhere no syscall would be read as a wait on the connection, and every honest program would be
+    'not waiting': check.py and the grader must fall back on what they can see instead."""
+    assert waiting.can_see_waiting()
+    monkeypatch.setattr(waiting, "_MACHINE", machine)
+    monkeypatch.setattr(waiting.sys, "maxsize", 2 ** (bits - 1) - 1)
+    assert not waiting.can_see_waiting()
+    assert waiting.state([os.getpid()]) == waiting.BUSY
 
 
 def family(pid: int) -> set[int]:
