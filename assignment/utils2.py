@@ -9,6 +9,7 @@ forwards, so the three terminals together tell the story of the exchange.
 
 import enum
 import os
+import select
 import selectors
 import socket
 import sys
@@ -24,8 +25,9 @@ PORT = 50505
 CONNECT_TIMEOUT = 10.0
 
 # Windows does not end a blocked select() or recv() when Ctrl+C is pressed: Python
-# sees the key only once the call returns. There, the waits below return every
-# quarter of a second, to let it. (Elsewhere Ctrl+C ends them at once.)
+# sees the key only once the call returns. There, the waits for a message return
+# every quarter of a second, to let it; sends stay blocking, so a frame is never
+# sent in part. (Elsewhere Ctrl+C ends them at once.)
 _WAKE_SECONDS = 0.25 if sys.platform == "win32" else None
 
 # Frames on the wire are short lines of ASCII text ending in a newline:
@@ -170,10 +172,10 @@ class _Link:
 
     def read(self):
         """The frames that one read completes ([] if none); None at end of stream."""
+        if _WAKE_SECONDS is not None and not select.select([self.sock], [], [], _WAKE_SECONDS)[0]:
+            return []  # a wake-up on Windows (see _WAKE_SECONDS): nothing yet
         try:
             data = self.sock.recv(4096)
-        except socket.timeout:
-            return []  # a client's wake-up on Windows (see _WAKE_SECONDS): nothing yet
         except (ConnectionResetError, ConnectionAbortedError):
             data = b""
         if not data:
@@ -392,7 +394,7 @@ class Client:
                 # An ASCII name as bytes: given a str, getaddrinfo loads the idna codec (5 ms a start).
                 name = host.encode("ascii") if host.isascii() else host
                 sock = socket.create_connection((name, port), timeout=limit)
-                sock.settimeout(_WAKE_SECONDS)
+                sock.settimeout(None)  # blocking: a send is never cut short (Windows wakes by select, in read)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return sock
             except (ConnectionRefusedError, socket.timeout):
