@@ -20,31 +20,36 @@ Linux, as root, only.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cgroup import Cgroup, remove_stale
+
 CACHE = Path(os.environ.get("PINGPONG_IMAGE_CACHE", "/var/cache/pingpong-image"))
 VARIANT = "minbase"
-MEMORY = 768 * 2**20
-CPU_QUOTA, CPU_PERIOD = 50_000, 100_000  # half a core, in microseconds
 # Docker's default capabilities (man 7 capabilities names, without "cap_"): CAP_SYS_PTRACE is not one.
 DOCKER_CAPABILITIES = ("chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
                        "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap")
+DEBOOTSTRAP_SECONDS, APT_SECONDS = 20 * 60, 10 * 60  # a few minutes when all is well
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Run by `unshare --mount --pid --fork`: bash is PID 1 of the new namespace, so when it ends every
 # process left in there is killed, and the mounts, private to the namespace, go with it.
 ENTER = r"""
 set -eu
-root=$1 lower=$2 upper=$3 work=$4 caps=$5; shift 5
+root=$1 lower=$2 upper=$3 work=$4; shift 4
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
@@ -60,12 +65,69 @@ mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$root/dev/shm"
 ln -s /proc/self/fd "$root/dev/fd"
 for fd in 0:stdin 1:stdout 2:stderr; do ln -s "/proc/self/fd/${fd%%:*}" "$root/dev/${fd#*:}"; done
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"  # the network is the machine's
-setpriv --bounding-set "-all,$caps" -- chroot "$root" /usr/bin/env -i "$@"
+"$@"  # confined(chroot "$root" env -i ...): not exec'd, so that bash stays PID 1
 """
 # The machine's network settings, which the container shares: a proxy, and what pip trusts or fetches from.
 NETWORK = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "PIP_CERT",
            "PIP_INDEX_URL", "PIP_DEFAULT_TIMEOUT")
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")  # a site's own certificate authorities (a TLS proxy's)
+
+
+def confined(argv: list[str]) -> list[str]:
+    """`argv` with Docker's default capabilities at most, for good.
+
+    The bounding set alone is not enough: a root program exec'd gets in its
+    permitted and effective sets whatever its inheritable set holds, so that
+    is emptied too (and with it the ambient set, which must lie within it).
+    """
+    caps = ",".join(f"+{c}" for c in DOCKER_CAPABILITIES)
+    return ["setpriv", "--inh-caps", "-all", "--bounding-set", f"-all,{caps}", "--", *argv]
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent: int) -> None:
+    """Have the calling process get SIGKILL when `parent` ends, even by SIGKILL (run in a child before exec).
+
+    unshare ignores SIGTERM while it waits, and outlives a Python that was
+    killed; killed itself, its --kill-child takes the container with it.
+    """
+    if _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:  # it ended before the prctl
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def interruptible() -> None:
+    """SIGTERM and SIGHUP (a CI's timeout, `kill`, a closed terminal) raise KeyboardInterrupt, as Ctrl-C does.
+
+    Python killed by them would end at once, its finally blocks unrun: the
+    containers' cgroups and layers left behind.
+    """
+    def interrupt(number: int, _frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(number).name)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, interrupt)
+
+
+def bounded(argv: list[str], seconds: float, **options) -> subprocess.CompletedProcess:
+    """`argv` run to its end, or stopped with all it started after `seconds` (a stuck mirror), said so."""
+    with subprocess.Popen(argv, start_new_session=True, text=True, **options) as process:
+        try:
+            out, err = process.communicate(timeout=seconds)
+        except BaseException:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+            if isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+                raise RuntimeError(f"{argv[0]} did not end in {seconds / 60:.0f} minutes (is the mirror stuck?); "
+                                   f"stopped it: {' '.join(argv)}") from None
+            raise
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
 
 
 @dataclass(frozen=True)
@@ -95,12 +157,24 @@ def release() -> tuple[str, str]:
     raise RuntimeError(f"no apt source for {suite or 'this release'}: set PINGPONG_IMAGE_MIRROR and PINGPONG_IMAGE_SUITE")
 
 
-def image() -> Image:
-    """The bare image: the cached one, or built now (a few minutes), one builder at a time."""
+def _home() -> tuple[str, str, Path]:
+    """The release, its mirror, and where its image is kept: the key names what built it."""
     suite, mirror = release()
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
     key = hashlib.sha256(f"{suite} {arch} {VARIANT} {mirror}".encode()).hexdigest()[:12]
-    home = CACHE / f"{suite}-{arch}-{VARIANT}-{key}"
+    return suite, mirror, CACHE / f"{suite}-{arch}-{VARIANT}-{key}"
+
+
+def cached() -> Image | None:
+    """The image, if it is built already."""
+    suite, _, home = _home()
+    done = home / "built-seconds"
+    return Image(home / "rootfs", suite, float(done.read_text()), built_now=False) if done.exists() else None
+
+
+def image() -> Image:
+    """The bare image: the cached one, or built now (a few minutes), one builder at a time."""
+    suite, mirror, home = _home()
     home.mkdir(parents=True, exist_ok=True)
     with open(home / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -108,14 +182,15 @@ def image() -> Image:
         if done.exists():
             return Image(home / "rootfs", suite, float(done.read_text()), built_now=False)
         if shutil.which("debootstrap") is None:
-            subprocess.run(["apt-get", "update", "-qq"], check=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "debootstrap"], check=True,
-                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+            for apt in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", "debootstrap"]):
+                installed = bounded(["apt-get", *apt], APT_SECONDS, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+                if installed.returncode != 0:
+                    raise RuntimeError(f"apt-get {apt[0]} failed (code {installed.returncode}), see above")
         building = home / "building"
         shutil.rmtree(building, ignore_errors=True)
         started = time.monotonic()
-        made = subprocess.run(["debootstrap", f"--variant={VARIANT}", suite, str(building), mirror],
-                              capture_output=True, text=True)
+        made = bounded(["debootstrap", f"--variant={VARIANT}", suite, str(building), mirror], DEBOOTSTRAP_SECONDS,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if made.returncode != 0:
             raise RuntimeError(f"debootstrap failed:\n{made.stdout[-3000:]}\n{made.stderr[-3000:]}")
         seconds = time.monotonic() - started
@@ -125,64 +200,48 @@ def image() -> Image:
         return Image(home / "rootfs", suite, seconds, built_now=True)
 
 
-class Cgroup:
-    """A memory and CPU cap for a container's processes, in cgroup v2 or v1, under our own group."""
+# Made by trial(): an overlay mount over this file system, proc in a PID namespace of its own, setpriv.
+TRIAL = r"""
+set -eu
+mount -t overlay overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" "$1/mnt"
+mount -t proc proc "$1/mnt/proc"
+shift; "$@"
+"""
 
-    def __init__(self, name: str):
-        self.folders: list[Path] = []
-        mine = dict(line.split(":", 2)[1:] for line in Path("/proc/self/cgroup").read_text().splitlines())
-        unified = Path("/sys/fs/cgroup")
-        controllers = unified / "cgroup.controllers"  # only where cgroup v2 is the one hierarchy
-        if controllers.exists() and "memory" in controllers.read_text().split():
-            self._v2(unified, mine.get("", "/"), name)
-        else:
-            self._make(Path("/sys/fs/cgroup/memory"), mine.get("memory", "/"), name, {"memory.limit_in_bytes": MEMORY})
-            cpu = next((Path("/sys/fs/cgroup", k) for k in ("cpu", "cpu,cpuacct") if Path("/sys/fs/cgroup", k).is_dir()))
-            self._make(cpu, mine.get(cpu.name, "/"), name, {"cpu.cfs_period_us": CPU_PERIOD, "cpu.cfs_quota_us": CPU_QUOTA})
 
-    def _v2(self, hierarchy: Path, own: str, name: str) -> None:
-        # A group with processes in it cannot hand controllers down (cgroup v2's no-internal-process rule):
-        # then the root's, which may.
-        for parent in (hierarchy / own.lstrip("/"), hierarchy):
-            try:
-                (parent / "cgroup.subtree_control").write_text("+memory +cpu")
-            except OSError:
-                continue
-            self._make(parent, "/", name,
-                       {"memory.max": MEMORY, "memory.swap.max": 0, "cpu.max": f"{CPU_QUOTA} {CPU_PERIOD}"})
-            return
-        raise RuntimeError("cannot enable the memory and cpu controllers in cgroup v2 here")
+def trial() -> str | None:
+    """Why containers with limits cannot be made here, or None: found by making each part of one.
 
-    def _make(self, hierarchy: Path, own: str, name: str, limits: dict) -> None:
-        """A group `name` under `own` in `hierarchy`, with the `limits` this kernel has (the probe checks them)."""
-        folder = hierarchy / own.lstrip("/") / name
-        folder.mkdir()
-        self.folders.append(folder)
-        for knob, value in limits.items():
-            if (folder / knob).exists():
-                (folder / knob).write_text(str(value))
+    Being root is not enough: root in an unprivileged Docker container may
+    not unshare or mount, its /sys/fs/cgroup is read-only; overlayfs will
+    not take every file system as upper layer; cgroup v2 will not cap a
+    group under one that has processes in it.
+    """
+    try:
+        cgroup = Cgroup(f"pingpong-image-{os.getpid()}-can")
+    except (OSError, RuntimeError) as error:
+        return f"cannot make a cgroup to cap a container's memory and CPU ({error})"
+    parent = os.getpid()
 
-    def join(self) -> None:
-        """Put the calling process in (run in the child before it execs)."""
-        for folder in self.folders:
-            (folder / "cgroup.procs").write_text(str(os.getpid()))
-
-    def peak(self) -> int:
-        """The most memory the group used, in bytes (0 if this kernel does not say)."""
-        for knob in ("memory.peak", "memory.max_usage_in_bytes"):
-            for folder in self.folders:
-                if (folder / knob).exists():
-                    return int((folder / knob).read_text())
-        return 0
-
-    def remove(self) -> None:
-        for folder in reversed(self.folders):
-            for _ in range(50):  # the namespace's processes are killed; the group empties a moment later
-                try:
-                    folder.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+    def prepare() -> None:
+        die_with(parent)
+        cgroup.join()
+    try:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=CACHE, prefix="can-") as scratch:
+            for part in ("lower/proc", "upper", "work", "mnt"):
+                Path(scratch, part).mkdir(parents=True)
+            made = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
+                                   "bash", "-c", TRIAL, "trial", scratch, *confined(["true"])],
+                                  capture_output=True, text=True, timeout=60, preexec_fn=prepare)
+            if made.returncode != 0:
+                return ("cannot make a container (unshare --mount --pid --fork, an overlay and a proc mount, "
+                        f"setpriv): {(made.stderr or made.stdout).strip()}")
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"cannot make a container ({error})"
+    finally:
+        cgroup.remove()
+    return None
 
 
 @dataclass
@@ -210,18 +269,24 @@ class Container:
 
     def run(self, command: str, limits: bool = False, timeout: float = 900) -> Run:
         lower = ":".join(str(p) for p in [*self.layers, self.image.rootfs])
-        caps = ",".join(f"+{c}" for c in DOCKER_CAPABILITIES)
-        cgroup = Cgroup(f"pingpong-image-{os.getpid()}-{self.scratch.name}") if limits else None
+        root = str(self.scratch / "mnt")
         argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
-                "bash", "-c", ENTER, "enter", str(self.scratch / "mnt"), lower, str(self.upper),
-                str(self.scratch / "work"), caps,
-                f"PATH={PATH}", "HOME=/root", "LANG=C.UTF-8",
-                *(f"{name}={os.environ[name]}" for name in NETWORK if name in os.environ), "/bin/bash", "-c", command]
+                "bash", "-c", ENTER, "enter", root, lower, str(self.upper), str(self.scratch / "work"),
+                *confined(["chroot", root, "/usr/bin/env", "-i", f"PATH={PATH}", "HOME=/root", "LANG=C.UTF-8",
+                           *(f"{name}={os.environ[name]}" for name in NETWORK if name in os.environ),
+                           "/bin/bash", "-c", command])]
+        parent, cgroup = os.getpid(), None
+
+        def prepare() -> None:
+            die_with(parent)
+            if cgroup:
+                cgroup.join()
         started = time.monotonic()
         try:
+            cgroup = Cgroup(f"pingpong-image-{os.getpid()}-{self.scratch.name}") if limits else None
             done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   errors="replace", timeout=timeout, env=dict(os.environ, PATH=PATH),
-                                  preexec_fn=cgroup.join if cgroup else None)
+                                  preexec_fn=prepare)
             return Run(done.returncode, time.monotonic() - started, done.stdout, cgroup.peak() if cgroup else 0)
         finally:
             if cgroup:
@@ -247,13 +312,40 @@ def keep_users_apart(box: Container) -> None:
     defs.write_text((box.image.rootfs / "etc/login.defs").read_text() + ids)
 
 
+def stop_containers_in(folder: Path, bound: float = 5.0) -> None:
+    """Kill what a killed run's containers left running: unshare and the namespace's PID 1 name `folder` on
+    their command lines (killing PID 1 kills the namespace), the programs inside have their root in it."""
+    deadline, inside = time.monotonic() + bound, str(folder).encode()
+    while True:
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                root = os.readlink(proc / "root")
+                if inside in (proc / "cmdline").read_bytes() or root.startswith(f"{folder}/"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue  # ended meanwhile
+        if not found:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes of a killed run's containers would not die: {found}")
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
 @contextmanager
 def scratch_folder():
     """Where containers' layers go: beside the image, on a file system overlayfs takes as upper layer."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    for left in CACHE.glob("run-*"):  # by a run that was killed: its namespaces, and their mounts, are gone
+    for left in CACHE.glob("run-*"):  # by a run that was killed (SIGKILL): its Python is gone
         if not Path("/proc", left.name.removeprefix("run-")).exists():
+            stop_containers_in(left)
             shutil.rmtree(left, ignore_errors=True)
+    remove_stale()
     folder = CACHE / f"run-{os.getpid()}"
     folder.mkdir()
     try:
