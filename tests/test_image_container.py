@@ -21,7 +21,8 @@ import cgroup  # noqa: E402
 import container  # noqa: E402
 import run  # noqa: E402
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="needs root on Linux")
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux only")
+as_root = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="needs root")
 BOUND = 20.0
 
 # A run with one container in a cgroup, whose program waits: what a CI's timeout interrupts.
@@ -80,6 +81,7 @@ def a_run():
             pass
 
 
+@as_root
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
 def test_a_run_stopped_by_a_signal_leaves_nothing(name, a_run):
     driver, folder = a_run
@@ -91,6 +93,7 @@ def test_a_run_stopped_by_a_signal_leaves_nothing(name, a_run):
     assert str(folder) not in Path("/proc/self/mountinfo").read_text()
 
 
+@as_root
 def test_a_run_killed_takes_its_container_along_and_the_next_run_sweeps_up(a_run):
     driver, folder = a_run
     driver.kill()
@@ -102,6 +105,7 @@ def test_a_run_killed_takes_its_container_along_and_the_next_run_sweeps_up(a_run
         assert not folder.exists()
 
 
+@as_root
 def test_the_next_run_kills_what_a_killed_run_left_running():
     """As if a container had outlived its run: the sweep kills it before it removes its layers and cgroup."""
     ended = subprocess.Popen(["true"])
@@ -124,6 +128,7 @@ def test_the_next_run_kills_what_a_killed_run_left_running():
 PROBE = "print(*(line.strip() for line in open('/proc/self/status') if line.startswith('Cap')))"
 
 
+@as_root
 def test_no_way_back_to_cap_sys_ptrace_through_the_inheritable_set():
     """Root's exec takes its inheritable set into its effective one: the bounding set alone does not drop it."""
     carrying = ["setpriv", "--inh-caps", "+sys_ptrace", "--"]
@@ -136,6 +141,7 @@ def test_no_way_back_to_cap_sys_ptrace_through_the_inheritable_set():
     assert run.ptrace_trouble(status) is None, status
 
 
+@as_root
 def test_can_says_no_where_a_container_cannot_be_made():
     """Root without CAP_SYS_ADMIN (as in an unprivileged Docker container) may not unshare: --can tries, says no."""
     trial = f"import sys; sys.path.insert(0, {str(IMAGE_TOOLS)!r}); import container; print(container.trial())"
@@ -143,3 +149,12 @@ def test_can_says_no_where_a_container_cannot_be_made():
                           capture_output=True, text=True, check=True).stdout
     assert said.startswith("cannot make a container"), said
     assert container.trial() is None
+
+
+def test_a_stuck_download_is_stopped_with_all_it_started_and_said_so():
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="did not end in"):
+        container.bounded(["bash", "-c", "sleep 617 & wait"], 0.5, stderr=subprocess.PIPE)
+    assert time.monotonic() - started < BOUND
+    assert not [p for p in Path("/proc").glob("[0-9]*") if (p / "cmdline").exists() and
+                (p / "cmdline").read_bytes() == b"sleep\x00617\x00"]
