@@ -12,8 +12,10 @@ a core. This plays that on one Linux machine, with no Docker:
 - a container is that image under overlay layers (the image never changes),
   chrooted into, in mount and PID namespaces of its own: its mounts and every
   process in it end when it does, whatever it started;
-- in it, the bounding set holds only Docker's default capabilities, and with
-  `limits` its processes share a cgroup capped at 768 MiB and half a core.
+- in it, the bounding set holds only Docker's default capabilities (and the
+  inheritable set none), and with `limits` its processes share a cgroup
+  capped at 768 MiB and half a core (cgroup.py);
+- it dies with the Python that started it, whatever kills that.
 
 Linux, as root, only.
 """
