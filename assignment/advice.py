@@ -18,10 +18,12 @@ from __future__ import annotations  # the types below are read by people, not ru
 
 from dataclasses import dataclass
 
+from referee import happened  # beside check.py, as in the grader (autograder/handout.py lends it)
 
-# waiting.py's READY and SLEEPING (this file is loaded on its own): blocked, waiting for a message (or for
-# anything the clock does not end), and sleeping by the clock
-WAITING, SLEEPING = "ready", "sleeping"
+
+# waiting.py's READY, BUSY and SLEEPING (this file does not need the rest of it): blocked, waiting for a message (or
+# for anything the clock does not end), running, and sleeping by the clock
+WAITING, BUSY, SLEEPING = "ready", "busy", "sleeping"
 STEPS = (("Ping", "client1", "server"), ("Ping", "server", "client2"),
          ("Pong", "client2", "server"), ("Pong", "server", "client1"))
 
@@ -73,11 +75,6 @@ def crash_place(traceback):
     return found
 
 
-def happened(events, frame, src, dst):
-    """Index of the first such frame, or None (as referee.happened)."""
-    return next((i for i, e in enumerate(events) if (e.frame, e.src, e.dst) == (frame, src, dst)), None)
-
-
 def holder(events):
     """Whom the exchange waited on: the sender of its first step that was never sent ("" if all were)."""
     return next((src for frame, src, dst in STEPS if happened(events, frame, src, dst) is None), "")
@@ -105,11 +102,14 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     focus = [p for p in programs if p.name == holder(events)] or list(programs)
     sleeping = next((p.name for p in focus if (held or {}).get(p.name) == SLEEPING), "")
     everyone_waited = out_of_time and all(p.at_end == WAITING for p in programs)
-    stuck = next((p for p in focus if everyone_waited), None)
+    stuck = focus[0] if everyone_waited and focus else None
     crashed = next((p for p in focus + list(programs) if p.crashed and not (out_of_time and p.at_end == WAITING)),
                    None)  # the error of a program that was waiting when the time was up came from the stop
     if stuck is not None and crashed is None:
         return _stuck(stuck, events, seconds)
+    left = next((p for p in programs if closed[:1] == (p.name,)), None)
+    if crashed is not None and left not in (None, crashed) and _disconnected(crashed):
+        return _left_first(left, events, closed)  # its send failed because the other had gone: the other's mistake
     if crashed is not None:
         return _crash(crashed, events, closed)
     if judgement.missing.startswith("client2 connected saying"):
@@ -162,67 +162,135 @@ def _broken(broken, events):
 
 
 def _stuck(program, events, seconds):
-    """Everyone was waiting for someone when the time was up: say who waited for what."""
+    """Everyone was waiting for someone when the time was up: say who waited for what.
+
+    A program counts as waiting whether it waited for a message or for something else (an Event, a lock),
+    and a message is handed to a waiting program whether or not it then reads it: so the words hold both
+    ways, "was still waiting" and "had been sent to it", never "it read it".
+    """
     stop = "Nothing more could happen, so the run was stopped after {:g} s.".format(seconds)
     if program.name == "client2":
-        return Advice("waits-instead-of-answering", "Your client2 was waiting for another message while the server was "
-                    "waiting for its Pong: the Ping had reached it, and it had not answered. {} Answer as soon as the "
-                    "Ping arrives: msg = client.receive_message(), then client.send_message(Message.Pong); if you "
-                    "compare what you received, compare it with Message.Ping, not with a string such as \"Ping\"."
-                    .format(stop))
+        return Advice("waits-instead-of-answering", "Your client2 was still waiting (for another message, or for "
+                    "something else) while the server was waiting for its Pong: the Ping had been sent to it, and it "
+                    "had not answered. {} Answer as soon as the Ping arrives: msg = client.receive_message(), then "
+                    "client.send_message(Message.Pong); if you compare what you received, compare it with "
+                    "Message.Ping, not with a string such as \"Ping\".".format(stop))
     received = [e for e in events if e.dst == "server" and e.passed != float("inf")]
     passed_on = sum(1 for e in events if e.src == "server")
     if len(received) <= passed_on and happened(events, "Ping", "server", "client2") is None:
         return Advice("never-forwards-the-ping", "Your server did not forward client1's Ping to client2, so no Pong could "
-                    "come back, and it then waited for a message that could not come. {} Forward the Ping to client2 "
-                    "with server.forward_message(ping).".format(stop))
+                    "come back, and it then kept waiting for something that could not come. {} Forward the Ping to "
+                    "client2 with server.forward_message(ping).".format(stop))
     if len(received) <= passed_on:
-        return Advice("waits-for-nothing", "Your {} was waiting for a message, and so was everyone "
-                    "else. {}".format(program.name, stop))
+        return Advice("waits-for-nothing", "Your {} was still waiting (for a message, or for something else), and so "
+                    "was everyone else. {}".format(program.name, stop))
     pending = received[passed_on]
     if pending.frame == "Ping":
         waiters = "both clients were waiting for it (client2 for the Ping, client1 for the Pong)"
     else:
         waiters = "{} was waiting for it".format("client2" if pending.src == "client1" else "client1")
     return Advice("receives-again-before-forwarding",
-                "Your server was waiting for {} message while {}: {}'s {} had reached it, and it had not forwarded "
-                "it. {} "
+                "Your server was still waiting (for {} message, or for something else) while {}: {}'s {} had been "
+                "sent to it, and it had not forwarded it. {} "
                 "Forward each message as soon as you receive it: ping = server.receive_message(), "
                 "server.forward_message(ping), and only then pong = server.receive_message(), "
                 "server.forward_message(pong).".format("a second" if len(received) == 1 else "another", waiters,
                                                        pending.src, pending.frame, stop))
 
 
+def _complaint(kind, said):
+    """(the name Python complains about, whose attribute it was: "Message", "Client"... or ""), from a NameError's
+    or an AttributeError's words, whatever Python's version: "name 'ping' is not defined", "'Client' object has no
+    attribute 'forward_message'", an enum's bare "ping" (Python 3.11 and older); since 3.10 each may end with
+    ". Did you mean: 'Ping'?", Python's guess, which is not the name it complains about."""
+    said = said.split(". Did you ")[0].strip()
+    if kind == "NameError" and said.startswith("name '"):
+        return said.split("'")[1], ""
+    if kind == "AttributeError" and " has no attribute '" in said:
+        owner, _, name = said.partition(" has no attribute '")
+        return name.split("'")[0], owner.split("'")[1] if owner.count("'") >= 2 else ""
+    if kind == "AttributeError" and said.isidentifier():
+        return said, "Message"  # only an Enum says just the name: Message.ping
+    return "", ""
+
+
+def _sent(said):
+    """What utils2's TypeError says was sent: "'Pong'", "True", "<enum 'Message'>" (a repr)."""
+    shown = said.partition(", not ")[2]
+    return (shown.rpartition(". ")[0] or shown.rstrip(".")).strip()
+
+
+def _disconnected(program):
+    """Did its error come from the other end having gone?"""
+    kind = program.error.partition(":")[0]
+    return kind in ("ConnectionError", "BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError") or \
+        "disconnected" in program.error
+
+
+def _left_first(program, events, closed):
+    """The hint for the program that closed its connection first, whose leaving made the other's send fail."""
+    if program.crashed:
+        return _crash(program, events, closed)
+    if program.returncode == 0:
+        return _ended(program.name, events)
+    return _closes_too_early(program.name, "")
+
+
+def _closes_too_early(name, at):
+    if name == "client2":
+        return Advice("closes-too-early", "Your client2 closed its connection (client.close(), or by ending) before "
+                    "it sent its Pong{}, so the Pong had nowhere to go: close only at the very end.".format(at))
+    return Advice("closes-too-early", "Your server closed its connections (server.close()) before it had passed on "
+                "every message{}, so there was nobody left to send to: close only at the very end.".format(at))
+
+
 def _crash(program, events, closed):
     name, error, at = program.name, program.error, crash_place(program.traceback)
     kind, _, said = error.partition(":")
     said = said.strip()
-    if "takes a Message" in said and "not None" in said:
-        return Advice("sends-none", "Your {} tried to send None{}: receive_message() returns None once the other side "
-                    "has gone. Send only a message you received, or Message.Pong.".format(name, at))
-    if "takes a Message" in said:
+    if "takes a Message" in said and _sent(said) == "None":
+        if name == "client2":
+            return Advice("sends-none", "Your client2 tried to send None{}: client.receive_message() returns None once "
+                        "the server has closed the connection. Answer a Ping with Message.Pong, and stop when what "
+                        "you received is None.".format(at))
+        return Advice("sends-none", "Your server tried to send None{}: server.receive_message() returns None once both "
+                    "clients have gone. Forward only a message you received, and stop when what you received is "
+                    "None (if msg is None: break).".format(at))
+    if "takes a Message" in said and _sent(said)[:1] in ("'", '"'):  # a string's repr
         right = ("Write client.send_message(Message.Pong)." if name == "client2" else
                  "Pass on the message as you received it: server.forward_message(ping), not ping.value or 'Ping'.")
         return Advice("sends-a-string", "Your {} tried to send a string{}: a message is Message.Ping or Message.Pong, "
                     "not the text 'Ping' or 'Pong'. {}".format(name, at, right))
+    if "takes a Message" in said:
+        sent = _sent(said) if len(_sent(said)) <= 40 else _sent(said)[:37] + "..."
+        right = ("send Message.Pong: client.send_message(Message.Pong)." if name == "client2" else
+                 "forward the message you received: ping = server.receive_message(), then server.forward_message(ping).")
+        return Advice("sends-not-a-message", "Your {} tried to send {}{}, which is not a Message: {}".format(
+            name, sent, at, right))
     if "needs a message received first" in said:
         return Advice("forwards-before-receiving", "Your {} called {} before it had received anything{}: it can only "
                     "pass on a message it has received. Receive first, then forward what you received: "
                     "ping = server.receive_message(), then server.forward_message(ping).".format(
                         name, said.split()[0], at))
-    wrong = said.split("'")[-2] if said.count("'") >= 2 else ""
-    if kind in ("NameError", "AttributeError") and wrong.lower() in ("ping", "pong"):
+    wrong, owner = _complaint(kind, said)
+    if owner == "Message" or (not owner and wrong in ("Ping", "Pong")) or \
+            (not owner and name == "client2" and wrong in ("ping", "pong")):
         return Advice("wrong-name", "Your {} used {}{}, a name Python does not know here: the messages are Message.Ping "
-                    "and Message.Pong, spelled so (from utils2 import Message).".format(name, wrong, at))
-    if kind == "AttributeError" and "'Client'" in said and wrong == "forward_message":
+                    "and Message.Pong, spelled so (from utils2 import Message).".format(
+                        name, "Message." + wrong if owner else wrong, at))
+    if kind == "NameError" and wrong in ("receive_message", "send_message", "forward_message", "close"):
+        return Advice("call-without-its-object", "Your {} called {}{} on its own: it belongs to your {}, so write "
+                    "{}.{}(...).".format(name, wrong, at, name, "server" if name == "server" else "client", wrong))
+    if kind == "NameError" and wrong[:1].islower():
+        receive = "server.receive_message()" if name == "server" else "client.receive_message()"
+        return Advice("name-never-set", "Your {} used {}{} before it was ever given a value (Python tells names apart "
+                    "by case too: ping and Ping are two names). Set it first: {} = {}.".format(
+                        name, wrong, at, wrong, receive))
+    if owner == "Client" and wrong == "forward_message":
         return Advice("client-forwards", "A client cannot forward{}: only the server passes messages on. "
                     "client2 answers with client.send_message(Message.Pong).".format(at))
-    if kind == "ConnectionError" and closed[:1] == (name,):
-        if name == "client2":
-            return Advice("closes-too-early", "Your client2 closed its connection (client.close(), or by ending) before "
-                        "it sent its Pong{}, so the Pong had nowhere to go: close only at the very end.".format(at))
-        return Advice("closes-too-early", "Your server closed its connections (server.close()) before it had passed on "
-                    "every message{}, so there was nobody left to send to: close only at the very end.".format(at))
+    if _disconnected(program) and closed[:1] == (name,):
+        return _closes_too_early(name, at)
     return Advice(name + "-crashed", "Your {} stopped with an error{}: read the traceback below.".format(name, at))
 
 
@@ -266,6 +334,14 @@ def ending(programs, seconds):
         return None
     none = ("server.receive_message() returns None once both clients have gone" if program.name == "server"
             else "client.receive_message() returns None once the server has closed the connection")
+    done = "once it has forwarded the Pong" if program.name == "server" else "once it has sent its Pong"
+    how = {  # what it was doing when it was stopped, as far as was seen
+        WAITING: "It was waiting (for another message, or for something else). {}: if you loop, end your loop then "
+                 "(if msg is None: break).".format(none),
+        BUSY: "It was busy, still looping. {}: end your loop then (if msg is None: break).".format(none),
+        SLEEPING: "It was sleeping (time.sleep, or a wait with a timeout): your program is done {}, so let it end "
+                  "there, without sleeping or waiting after it.".format(done),
+    }.get(program.at_end, "Your program is done {}: let it end there. If you loop, {}: end your loop then "
+                          "(if msg is None: break).".format(done, none))
     return Advice("does-not-end", "Your {} did not end by itself after the exchange: it was still running {:g} s after "
-                "the others had hung up, and was stopped. {}: end your loop then (if msg is None: break)."
-                .format(program.name, seconds, none))
+                "the others had hung up, and was stopped. {}".format(program.name, seconds, how))

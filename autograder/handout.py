@@ -24,18 +24,29 @@ STUDENT_FILES = ("server_student.py", "client2_student.py")
 LIBRARY_FILES = ("utils2.py", "client1.py", "referee.py", "waiting.py", "advice.py")  # the grader always uses its own
 
 
-def _load(name: str):
+def _load(name: str, **neighbours):
+    """The handout's `name`.py as a module; `neighbours`: the handout modules it imports by their own names
+    (beside check.py they are files in its folder), lent under those names while it loads."""
     spec = importlib.util.spec_from_file_location(f"pingpong_{name}", FOLDER / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # enum and dataclasses look modules up by name
-    spec.loader.exec_module(module)
+    kept = {key: sys.modules.get(key) for key in neighbours}
+    sys.modules.update(neighbours)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key, held in kept.items():
+            if held is None:
+                del sys.modules[key]
+            else:
+                sys.modules[key] = held
     return module
 
 
 utils2 = _load("utils2")
 referee = _load("referee")  # the rules, shared with the students' self-check
 waiting = _load("waiting")  # is a program waiting for a message? Likewise shared
-advice = _load("advice")  # the hint for a failed check: the same words in check.py
+advice = _load("advice", referee=referee)  # the hint for a failed check: the same words in check.py
 
 
 @functools.cache

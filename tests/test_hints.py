@@ -16,14 +16,15 @@ HANG_UP_ERROR = ("Traceback (most recent call last):\n  File \"/x/server_student
 
 
 def test_the_states_are_waiting_pys():
-    assert (advice.WAITING, advice.SLEEPING) == (waiting.READY, waiting.SLEEPING)
+    assert (advice.WAITING, advice.BUSY, advice.SLEEPING) == (waiting.READY, waiting.BUSY, waiting.SLEEPING)
 
 
 def test_a_server_waiting_when_the_time_was_up_is_told_who_waited_for_whom_not_the_error_the_stop_caused():
     server = advice.Seen("server", 1, HANG_UP_ERROR, at_end="ready")
     said = advice.hint(FAILED, (PING_IN,), [server], seconds=5, out_of_time=True)
     assert said.key == "receives-again-before-forwarding"
-    assert "waiting for a second message while both clients were waiting for it" in said.text
+    assert "was still waiting (for a second message, or for something else) while both clients were waiting for it" \
+        in said.text
     assert "the error below came from that stop" in advice.after_the_stop(server, out_of_time=True)
 
 
@@ -54,3 +55,105 @@ def test_a_program_stopped_after_the_exchange_is_warned_and_one_that_ended_is_no
     assert advice.ending([advice.Seen("client2", 0)], 1.0) is None
     warned = advice.ending([advice.Seen("server", None, at_end="ready")], 1.0)
     assert warned.key == "does-not-end" and "server.receive_message() returns None" in warned.text
+
+
+def _crashed(name, error, *, line="17"):
+    """A program of yours that stopped with `error`, the last line of its traceback."""
+    file = name + "_student.py"
+    return advice.Seen(name, 1, f'Traceback (most recent call last):\n  File "/x/{file}", line {line}, in <module>\n{error}',
+                       at_end="gone")
+
+
+PING_OUT = referee.Event("Ping", "server", "client2", 0.2, 0.2)
+SILENT = referee.judge("client2_answers", (PING_OUT,))
+
+
+def _client2_told(error):
+    return advice.hint(SILENT, (PING_OUT,), [_crashed("client2", error)])
+
+
+def _server_told(error):
+    return advice.hint(FAILED, (PING_IN,), [_crashed("server", error, line="20")])
+
+
+def test_a_wrong_name_is_the_name_python_complains_about_not_its_guess():
+    """Since Python 3.10 the error ends "Did you mean: 'X'?": X is Python's guess, not the name used."""
+    for error in ("AttributeError: ping. Did you mean: 'Ping'?",  # Message.ping, Python 3.10 and 3.11
+                  "AttributeError: ping",  # Python 3.8 and 3.9 (check.py)
+                  "AttributeError: type object 'Message' has no attribute 'ping'. Did you mean: 'Ping'?"):
+        told = _client2_told(error)
+        assert (told.key, "Your client2 used Message.ping (line 17" in told.text) == ("wrong-name", True), error
+    told = _client2_told("NameError: name 'Ping' is not defined. Did you mean: 'pong'?")
+    assert (told.key, "used Ping (line 17" in told.text) == ("wrong-name", True)
+    told = _server_told("NameError: name 'Pong' is not defined. Did you mean: 'pong'?")
+    assert (told.key, "used Pong (line 20" in told.text) == ("wrong-name", True)
+
+
+def test_a_name_never_set_is_told_so_not_the_spelling_of_the_messages():
+    for error in ("NameError: name 'ping' is not defined. Did you mean: 'print'?", "NameError: name 'ping' is not defined"):
+        told = _server_told(error)
+        assert told.key == "name-never-set", error
+        assert "Set it first: ping = server.receive_message()" in told.text and "Message.Ping" not in told.text
+    told = _client2_told("NameError: name 'msg' is not defined. Did you mean: 'Msg'?")
+    assert (told.key, "Set it first: msg = client.receive_message()" in told.text) == ("name-never-set", True)
+    assert _server_told("NameError: name 'forward_message' is not defined").key == "call-without-its-object"
+    assert _client2_told("AttributeError: 'Client' object has no attribute 'forward_message'. Did you mean: "
+                         "'send_message'?").key == "client-forwards"
+
+
+def test_only_a_string_is_called_a_string():
+    utils2 = "TypeError: client.send_message takes a Message (Message.Ping or Message.Pong), not {}. {}"
+    told = _client2_told(utils2.format("'Pong'", "Write client.send_message(Message.Pong) instead."))
+    assert (told.key, "tried to send a string" in told.text) == ("sends-a-string", True)
+    for sent in ("True", "<enum 'Message'>", "1", "b'Pong'"):
+        told = _client2_told(utils2.format(sent, "For example: client.send_message(Message.Pong)."))
+        assert told.key == "sends-not-a-message", sent
+        assert f"Your client2 tried to send {sent} (line 17 of client2_student.py), which is not a Message: send " \
+               "Message.Pong" in told.text
+    told = _server_told(utils2.replace("client.send", "server.forward").format("1", "For example: x."))
+    assert (told.key, "forward the message you received" in told.text) == ("sends-not-a-message", True)
+
+
+def test_a_server_that_sends_none_is_not_told_to_send_a_pong():
+    told = _server_told("TypeError: server.forward_message takes a Message (Message.Ping or Message.Pong), not None. "
+                        "For example: server.forward_message(Message.Pong).")
+    assert told.key == "sends-none" and "Pong" not in told.text and "Forward only a message you received" in told.text
+    told = _client2_told("TypeError: client.send_message takes a Message (Message.Ping or Message.Pong), not None. "
+                         "For example: client.send_message(Message.Pong).")
+    assert told.key == "sends-none" and "Message.Pong" in told.text
+
+
+def test_a_send_that_failed_because_the_other_program_had_left_is_that_programs_mistake():
+    """together: client2 ended first, so the server's forward found it gone: the hint is client2's."""
+    server, client2 = _crashed("server", HANG_UP_ERROR.splitlines()[-1], line="20"), advice.Seen("client2", 0, at_end="gone")
+    together = referee.judge("together", (PING_IN,))
+    told = advice.hint(together, (PING_IN,), [server, client2], seconds=5, closed=("client2",))
+    assert told.key == "ends-before-the-ping"
+    still = advice.Seen("client2", None, at_end="ready")
+    assert advice.hint(together, (PING_IN,), [server, still], seconds=5, closed=("client2",)).key == "closes-too-early"
+    # the server that closed first is told so, and an error of its own is its own
+    assert advice.hint(together, (PING_IN,), [server, client2], seconds=5, closed=("server",)).key == "closes-too-early"
+    own = _crashed("server", "TypeError: server.forward_message takes a Message (Message.Ping or Message.Pong), "
+                             "not 'Ping'. Write server.forward_message(Message.Ping) instead.", line="20")
+    assert advice.hint(together, (PING_IN,), [own, client2], seconds=5, closed=("client2",)).key == "sends-a-string"
+
+
+def test_the_warning_for_a_program_that_does_not_end_says_what_it_was_doing():
+    sleeping = advice.ending([advice.Seen("client2", None, at_end="sleeping")], 1.0)
+    assert "It was sleeping" in sleeping.text and "once it has sent its Pong" in sleeping.text
+    assert "loop" not in sleeping.text  # a client2 that answers, then time.sleep(2), has no loop
+    busy = advice.ending([advice.Seen("server", None, at_end="busy")], 1.0)
+    assert "still looping" in busy.text and "(if msg is None: break)" in busy.text
+    unknown = advice.ending([advice.Seen("client2", None)], 1.0)  # check.py on macOS or Windows
+    assert "If you loop" in unknown.text
+
+
+def test_a_pong_answering_a_ping_the_server_made_up_is_told_to_pass_on_only_what_it_received():
+    """advice's "made up" matches referee's words for that Pong: a sentence of referee.judge, still said."""
+    made_up = referee.Event("Ping", "server", "client2", 0.1, 0.1)
+    pong = referee.Event("Pong", "client2", "server", 0.2, 0.2)
+    back = referee.Event("Pong", "server", "client1", 0.3, 0.3)
+    events = (made_up, referee.Event("Ping", "client1", "server", 0.25, 0.25), pong, back)
+    judgement = referee.judge("server_forwards_pong", events)
+    assert judgement.broken and "made up" in judgement.broken.why
+    assert advice.hint(judgement, events, [advice.Seen("server", 0, at_end="gone")]).key == "receive-first"
