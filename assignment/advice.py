@@ -248,7 +248,8 @@ def _crash(program, events, closed):
     name, error, at = program.name, program.error, crash_place(program.traceback)
     kind, _, said = error.partition(":")
     said = said.strip()
-    if "takes a Message" in said and _sent(said) == "None":
+    sent = _sent(said) if "takes a Message" in said else ""  # utils2's TypeError: what was sent, as a repr
+    if sent == "None":
         if name == "client2":
             return Advice("sends-none", "Your client2 tried to send None{}: client.receive_message() returns None once "
                         "the server has closed the connection. Answer a Ping with Message.Pong, and stop when what "
@@ -256,13 +257,13 @@ def _crash(program, events, closed):
         return Advice("sends-none", "Your server tried to send None{}: server.receive_message() returns None once both "
                     "clients have gone. Forward only a message you received, and stop when what you received is "
                     "None (if msg is None: break).".format(at))
-    if "takes a Message" in said and _sent(said)[:1] in ("'", '"'):  # a string's repr
+    if sent[:1] in ("'", '"'):  # a string's repr
         right = ("Write client.send_message(Message.Pong)." if name == "client2" else
                  "Pass on the message as you received it: server.forward_message(ping), not ping.value or 'Ping'.")
         return Advice("sends-a-string", "Your {} tried to send a string{}: a message is Message.Ping or Message.Pong, "
                     "not the text 'Ping' or 'Pong'. {}".format(name, at, right))
-    if "takes a Message" in said:
-        sent = _sent(said) if len(_sent(said)) <= 40 else _sent(said)[:37] + "..."
+    if sent:
+        sent = sent if len(sent) <= 40 else sent[:37] + "..."
         right = ("send Message.Pong: client.send_message(Message.Pong)." if name == "client2" else
                  "forward the message you received: ping = server.receive_message(), then server.forward_message(ping).")
         return Advice("sends-not-a-message", "Your {} tried to send {}{}, which is not a Message: {}".format(
