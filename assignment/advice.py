@@ -22,7 +22,7 @@ from referee import happened  # beside check.py, as in the grader (autograder/ha
 
 
 # waiting.py's READY, BUSY and SLEEPING (this file does not need the rest of it): blocked, waiting for a message (or
-# for anything the clock does not end), running, and sleeping by the clock
+# for another thread or child of its own), running, and blocked on anything else (asleep, a timer, a pipe)
 WAITING, BUSY, SLEEPING = "ready", "busy", "sleeping"
 STEPS = (("Ping", "client1", "server"), ("Ping", "server", "client2"),
          ("Pong", "client2", "server"), ("Pong", "server", "client1"))

@@ -297,8 +297,9 @@ class Scene:
     def _settled(self, program, since):
         """Is `program` waiting for a message (or gone), with all it sent so far read?
 
-        A running program may be about to send, and one sleeping by the clock
-        will send when it wakes without being asked: neither is waiting. Only
+        A running program may be about to send, and one blocked on anything but
+        its connections (asleep, a timer, a pipe) will send when it wakes
+        without being asked: neither is waiting. Only
         where waiting cannot be seen does a spell of silence stand in for it.
         """
         pids = program.pids()

@@ -2,7 +2,7 @@
 
 The harness hands a student program a message only once it is waiting for
 one: every thread blocked on its connections (or on another of its
-threads), none running, none in a wait that anything else ends (a program
+threads or child processes), none running, none in a wait that anything else ends (a program
 that sleeps and then sends a Pong it was never asked for is not waiting
 for a Ping). The answer, READY, BUSY or SLEEPING, is read from
 /proc by the handout's `waiting.py`, so the students' self-check waits

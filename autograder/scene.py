@@ -238,8 +238,9 @@ class Scene:
     def _settled(self, program: sandbox.Program, since: float, delivering: bool = True) -> bool:
         """Is `program` waiting for input (or gone), with all it sent so far read?
 
-        A program sleeping by the clock is never settled: whatever it sends
-        when it wakes, it sent without being asked. Nor, for a delivery, is a
+        A program blocked on anything but its connections (asleep, a timer,
+        a pipe) is never settled: whatever it sends when it wakes, it sent
+        without being asked. Nor, for a delivery, is a
         running one: it may be about to send, and a program that computes,
         then sends, then receives must not find a message waiting that makes
         its send look like an answer. Only where waiting cannot be seen (not
@@ -262,7 +263,7 @@ class Scene:
         """The inodes of `program`'s sockets that a message from the harness comes on: its ends of the
         connections it greeted on, and the listening socket it was handed. None where they cannot be
         found, and any TCP socket counts. Another connection to the harness, never greeted on, brings
-        nothing: a wait on it ends by the clock."""
+        nothing: a wait on it is no wait for a message."""
         socks = [point.sock for point in self.endpoints if point.student is program and point.open and point.greeted]
         ends = readiness.far_ends(socks, self._far_ends)
         if ends is not None and program.name in self._handed:
