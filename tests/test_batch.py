@@ -389,6 +389,16 @@ def test_many_submissions_are_a_batch(course, tmp_path):
     assert notes == []
 
 
+def test_submissions_whose_names_meet_after_cleaning_each_keep_an_id_of_their_own(tmp_path):
+    for name in ("a b", "a_b", "a_b-2", "a+b"):
+        shutil.copytree(SOLUTION, tmp_path / "course" / name)
+    shutil.copytree(SOLUTION, tmp_path / "elsewhere" / "a b")
+    found, _ = submissions.collect([tmp_path / "course", tmp_path / "elsewhere" / "a b"], tmp_path / "scratch")
+    ids = [s.id for s in found]
+    assert len(set(ids)) == len(ids) == 5, ids
+    assert ids == ["a_b", "a+b", "a_b-3", "a_b-2", "a_b-4"]  # the folder named "a_b-2" keeps its name
+
+
 def test_export_metadata_with_or_without_colons_and_ruby_tags(tmp_path):
     metadata = tmp_path / export.METADATA
     metadata.write_text(
