@@ -255,7 +255,7 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
                      failed, interrupted)
     print(f"gradebook: {csv_path} (a row per submission), {csv_path.with_name('students.csv')} (a row per student)")
     try:
-        seconds = course.write(batch.out, list(rows.values()), batch.rubric, run)
+        seconds = pages.write(batch.out, list(rows.values()), batch.rubric, run)
         print(f"report: {batch.out / 'report.html'} (and report.md, written in {seconds:.2f} s); each submission's "
               f"feedback: {batch.out / '<submission>' / 'feedback.html'}")
     except Exception:  # noqa: BLE001 - the grades are written; a report that breaks must not lose them

@@ -1,7 +1,7 @@
 """The course report: what a batch got wrong, at a glance, and who needs a person to look.
 
-Written with every batch (DIR/report.html, DIR/report.md, and a page of
-each submission's feedback, DIR/<id>/feedback.html), from the results
+Its figures, gathered here and written by pages.write with every batch
+(DIR/report.html, DIR/report.md), come from the results
 files alone: the same files the gradebook is built from, so the report
 can never say something the results do not. Failures are grouped by what
 the grading decided, carried in each test's `extra_data` (the test's key
@@ -13,7 +13,6 @@ recorded (grading.Concern), or because the grader broke.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,21 +114,6 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
     return Course(run, len(scores), maximum, statistics.mean(scores) if scores else None,
                   statistics.median(scores) if scores else None, gradebook.bands(scores, maximum),
                   [PassRate(t.key, t.name, passed[t.key], of[t.key]) for t in tests], failures, attention)
-
-
-def write(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> float:
-    """Write the report, and every feedback page not yet written (a batch writes each as its grading
-    ends); the seconds it took."""
-    from . import pages  # not at the top: it builds on this module
-
-    started = time.monotonic()
-    for r in rows:
-        pages.feedback_page(out / r.submission, r.submission)
-    course = gather(out, rows, rubric, run)
-    gradebook.replace(out / "report.html", pages.report_html(course))
-    gradebook.replace(out / "scores.svg", pages.chart(course.bands))
-    gradebook.replace(out / "report.md", report_md(course))
-    return time.monotonic() - started
 
 
 def _duration(seconds: float) -> str:

@@ -1,5 +1,7 @@
 """The course report and each submission's feedback, as pages a browser opens from disk.
 
+This module writes them (the figures are course.py's, which knows nothing of pages).
+
 Each page is one file: its style inline, its chart an SVG drawn here, no
 script, nothing fetched. Everything from a results file is escaped: a
 student's program chooses what it prints and what its files are called.
@@ -11,13 +13,15 @@ instructor reads.
 from __future__ import annotations
 
 import json
+import time
 from html import escape
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from . import gradebook
+from . import course, gradebook, report
 from .course import EXAMPLES, LABELS, Course, counts_line, link
+from .rubric import Rubric
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
 STYLE = """
@@ -36,6 +40,19 @@ def _page(title: str, body: list[str]) -> str:
     return "\n".join(["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
                       '<meta name="viewport" content="width=device-width, initial-scale=1">',
                       f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>", *body, "</body></html>\n"])
+
+
+def write(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: course.Run) -> float:
+    """Write the report, and every feedback page not yet written (a batch writes each as its grading
+    ends); the seconds it took."""
+    started = time.monotonic()
+    for r in rows:
+        feedback_page(out / r.submission, r.submission)
+    figures = course.gather(out, rows, rubric, run)
+    report.replace(out / "report.html", report_html(figures))
+    report.replace(out / "scores.svg", chart(figures.bands))
+    report.replace(out / "report.md", course.report_md(figures))
+    return time.monotonic() - started
 
 
 def chart(bands: list[tuple[str, int]]) -> str:
@@ -113,7 +130,7 @@ def feedback_page(folder: Path, submission: str) -> None:
         data = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    gradebook.replace(page, feedback_html(data, submission))
+    report.replace(page, feedback_html(data, submission))
 
 
 def _render(text: str, form: str) -> str:

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from autograder import course, gradebook, grading, intake, rubric
+from autograder import course, gradebook, grading, intake, pages, report, rubric
 from autograder.handout import ROOT, SOLUTION
 from autograder.rubric import GRADED
 
@@ -167,6 +167,26 @@ def test_a_file_named_otherwise_is_a_concern_and_so_is_what_intake_said(tmp_path
     assert [c.detail for c in concerns if c.kind == "intake"] == taken.notes and len(taken.notes) == 2
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_files_a_batch_writes_have_the_mode_any_new_file_gets(tmp_path, umask):
+    """Not mkstemp's 0600: a batch graded with sudo leaves files the instructor's browser and TAs can read."""
+    chosen = rubric.load()
+    before = os.umask(umask)
+    try:
+        report.write(report.failure("a test"), tmp_path / "one" / "results.json")
+        rows = [gradebook.row("one", (), gradebook.read(tmp_path / "one" / "results.json"), chosen)]
+        gradebook.write_csv(rows, chosen, tmp_path / "grades.csv")
+        gradebook.write_students_csv(rows, chosen, tmp_path / "students.csv")
+        pages.write(tmp_path, rows, chosen, course.Run(1.0, 1, 0, 0, 1))
+    finally:
+        os.umask(before)
+    written = ["one/results.json", "one/feedback.html", "grades.csv", "students.csv", "report.html", "report.md",
+               "scores.svg"]
+    assert {name: oct((tmp_path / name).stat().st_mode & 0o777) for name in written} == \
+        {name: oct(0o666 & ~umask) for name in written}
+    assert sorted(p.name for p in tmp_path.rglob(".*")) == []  # no temporary file left
+
+
 # --- in a browser -------------------------------------------------------------
 
 
@@ -251,12 +271,12 @@ def test_writing_the_report_for_200_submissions_takes_under_2_percent_of_their_b
         shutil.copyfile(results[n % len(results)], folder / "results.json")
         rows.append(gradebook.row(folder.name, (), gradebook.read(folder / "results.json"), chosen))
     started = time.process_time()  # the CPU it takes: on this shared machine, the wall clock is others' too
-    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
+    pages.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
     took = time.process_time() - started
     assert len(list(tmp_path.glob("*/feedback.html"))) == 200
     print(f"the report of 200 submissions, every page written anew, took {took:.2f} s of CPU, "
           f"{100 * took / BATCH_200_SECONDS:.2f} % of their batch")
     assert took < 0.02 * BATCH_200_SECONDS
     started = time.process_time()
-    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
+    pages.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
     assert time.process_time() - started < took / 2  # the pages already written (as a batch goes) are kept
