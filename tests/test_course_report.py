@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from autograder import course, gradebook, grading, intake, pages, report, rubric
-from autograder.handout import ROOT, SOLUTION
+from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION
 from autograder.rubric import GRADED
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
@@ -121,7 +121,7 @@ def test_the_failures_are_grouped_by_test_and_hint_with_exact_counts(batch):
 def test_the_submissions_that_need_a_person_and_why(batch):
     attention = {a.submission: {kind for kind, _ in a.reasons} for a in _gathered(batch).attention}
     assert attention == {
-        "missing_client2": {"missing", "intake"},
+        "missing_client2": {"missing"},
         "cheat_client2_hides_then_sleeps_then_pongs": {"hid"},
         "client2_says_client1": {"outside"},
         "hostile": {"intake", "outside"},
@@ -156,15 +156,35 @@ def test_each_feedback_page_is_what_the_student_reads(batch):
     assert '<a href="../report.html">' in page
 
 
-def test_a_file_named_otherwise_is_a_concern_and_so_is_what_intake_said(tmp_path):
+def _concerns_of(tmp_path: Path, files: dict[str, bytes]) -> tuple[grading.Concern, ...]:
     upload = tmp_path / "upload"
-    upload.mkdir()
-    shutil.copyfile(SOLUTION / "server_student.py", upload / "Server_Student (1).py")
-    taken = intake.take([upload], tmp_path / "intake")
-    concerns = grading._concerns(taken, {}, ())
-    assert grading.Concern("renamed", "Server_Student (1).py was used as server_student.py") in concerns
-    assert grading.Concern("missing", "client2_student.py") in concerns
-    assert [c.detail for c in concerns if c.kind == "intake"] == taken.notes and len(taken.notes) == 2
+    for name, data in files.items():
+        (upload / name).parent.mkdir(parents=True, exist_ok=True)
+        (upload / name).write_bytes(data)
+    return grading._concerns(intake.take([upload], tmp_path / "intake"), {}, ())
+
+
+def test_a_file_named_otherwise_or_missing_is_one_concern_each_and_a_copy_of_the_handout_none(tmp_path):
+    """The whole handout zipped with the work is what many students upload: its copies change nothing that ran."""
+    handout = {name: (FOLDER / name).read_bytes() for name in LIBRARY_FILES + ("check.py",)}
+    server = (SOLUTION / "server_student.py").read_bytes()
+    concerns = _concerns_of(tmp_path, {**handout, "Server_Student (1).py": server})
+    assert concerns == (grading.Concern("missing", "client2_student.py"),
+                        grading.Concern("renamed", "Server_Student (1).py was used as server_student.py"))
+
+
+def test_a_file_that_could_not_be_run_is_one_concern_that_says_why(tmp_path):
+    source = (SOLUTION / "server_student.py").read_text(encoding="utf-8")
+    concerns = _concerns_of(tmp_path, {"server_student.py": source.encode("utf-16"),
+                                       "client2_student.py": (SOLUTION / "client2_student.py").read_bytes()})
+    assert [c.kind for c in concerns] == ["missing"] and "is saved as UTF-16" in concerns[0].detail
+
+
+def test_a_choice_among_several_files_is_a_concern(tmp_path):
+    server = (SOLUTION / "server_student.py").read_bytes()
+    concerns = _concerns_of(tmp_path, {"a/server_student.py": server, "b/server_student.py": server,
+                                       "a/client2_student.py": (SOLUTION / "client2_student.py").read_bytes()})
+    assert [c.kind for c in concerns] == ["intake"] and "more than one server_student.py" in concerns[0].detail
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
