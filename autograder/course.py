@@ -50,9 +50,14 @@ class Failure:
     """Submissions that failed one test for one reason: the same hint, by its key."""
 
     test: str  # the test's name
-    hint: str  # the hint's key
+    hint: str  # the hint's key ("" in results of a grader older than the report)
     told: str  # the hint, as the first of them was told it
     submissions: tuple[str, ...]
+
+    @property
+    def example(self) -> str:
+        """The hint in words, said as one student's: it may name their line or their file."""
+        return f"as told to {self.submissions[0]}: {self.told}" if self.hint else "no hint recorded"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
     """The report's figures, from each row's results file in `out`."""
     tests = [t for t in rubric.tests if t.key in GRADED or t.key in ("files_present", "outside_unchanged")]
     names = {t.key: t.name for t in tests}
+    keys = {t.name: t.key for t in tests}
     passed = {t.key: 0 for t in tests}
     of = {t.key: 0 for t in tests}
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -91,8 +97,8 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
         if r.status == gradebook.ERROR_STATUS:
             reasons.insert(0, (GRADER, r.reason))
         for test in data["tests"]:
-            extra = test.get("extra_data", {})
-            key = extra.get("key", "")
+            extra = test.get("extra_data") or {}  # none from a grader older than the report: found by name
+            key = extra.get("key") or keys.get(test.get("name"), "")
             if key not in passed:
                 continue
             of[key] += 1
@@ -100,7 +106,7 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
                 passed[key] += 1
             else:
                 told = (r.submission, extra.get("told", ""))
-                groups.setdefault((key, extra.get("hint") or "unnamed"), []).append(told)
+                groups.setdefault((key, extra.get("hint", "")), []).append(told)
         if reasons:
             graded = r.status == gradebook.GRADED_STATUS
             score = f"{gradebook.number(r.total)}/{gradebook.number(r.max)}" if graded else "error"
@@ -152,12 +158,13 @@ def report_md(course: Course) -> str:
     lines += [f"| {label} | {count} |" for label, count in course.bands]
     lines += ["", "## Pass rate of each test", "", "| test | passed | of | rate |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {_md(r.name)} | {r.passed} | {r.of} | {_rate(r)} |" for r in course.rates]
-    lines += ["", "## Most common failures", "", "| count | test | what went wrong (the hint given) | submissions |",
+    lines += ["", "## Most common failures", "", "| count | test | what went wrong (the hint, as one student was given it) | submissions |",
               "| ---: | --- | --- | --- |"]
     for f in course.failures:
         shown = ", ".join(f"[{_md(s)}]({link(s)})" for s in f.submissions[:EXAMPLES])
         more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
-        lines.append(f"| {len(f.submissions)} | {_md(f.test)} | `{f.hint}`: {_md(f.told)} | {shown}{more} |")
+        key = f"`{f.hint}`, " if f.hint else ""
+        lines.append(f"| {len(f.submissions)} | {_md(f.test)} | {key}{_md(f.example)} | {shown}{more} |")
     lines += ["", "## Submissions that need a person", ""]
     if not course.attention:
         lines.append("None.")

@@ -95,13 +95,14 @@ def report_html(course: Course) -> str:
                     f'<span class="meter" style="width:{8 * share:.2f}em"></span> {100 * share:.0f} %</td></tr>')
     body += ["</table>", "<h2>Most common failures</h2>"]
     if course.failures:
-        body.append('<table id="failures"><tr><th>count</th><th>test</th><th>what went wrong (the hint given)</th>'
+        body.append('<table id="failures"><tr><th>count</th><th>test</th><th>what went wrong (the hint, as one student was given it)</th>'
                     "<th>submissions</th></tr>")
         for f in course.failures:
             shown = ", ".join(_a(s) for s in f.submissions[:EXAMPLES])
             more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
             body.append(f'<tr class="failure"><td class=n>{len(f.submissions)}</td><td>{escape(f.test)}</td>'
-                        f"<td><code>{escape(f.hint)}</code>: {escape(f.told)}</td><td>{shown}{more}</td></tr>")
+                        f"<td>{f'<code>{escape(f.hint)}</code>, ' if f.hint else ''}{escape(f.example)}</td>"
+                        f"<td>{shown}{more}</td></tr>")
         body.append("</table>")
     else:
         body.append("<p>No test failed.</p>")

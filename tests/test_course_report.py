@@ -11,6 +11,7 @@ failures, every link to a feedback page) and keeps a screenshot
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -132,8 +133,8 @@ def test_the_markdown_report_says_the_same(batch):
     text = (batch / "report.md").read_text(encoding="utf-8")
     assert f"{len(ENTRIES) + 1} submissions: {len(ENTRIES) + 1} graded now, 0 skipped (already graded), " \
            "0 failed to grade, in " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`: " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`: " in text
+    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`, as told to hostile: " in text
+    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`, as told to client2\\_crashes: " in text
     assert "[client2\\_crashes](client2_crashes/feedback.html)" in text
     assert (batch / "scores.svg").read_text(encoding="utf-8").count('class="bar"') == 10
     assert re.findall(r"(?<!\\)<(?!br>)", text) == []  # a student's "<" is escaped: it is shown, not HTML
@@ -154,6 +155,31 @@ def test_each_feedback_page_is_what_the_student_reads(batch):
     assert "<strong>Hint:</strong> Your client2 tried to send a string (line" in page
     assert "<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/40)</h2>" in page
     assert '<a href="../report.html">' in page
+
+
+def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_said_as_one_students(tmp_path):
+    """A resumed folder may hold results written before the report (no extra_data): counted, not left out."""
+    chosen = rubric.load()
+    failing = chosen.tests[0]
+
+    def results(name: str, extra: bool) -> None:
+        tests = [{"name": t.name, "score": 0 if t is failing else t.points, "max_score": t.points,
+                  "status": "failed" if t is failing else "passed"} for t in chosen.tests]
+        if extra:
+            for test, t in zip(tests, chosen.tests):
+                test["extra_data"] = {"key": t.key, "hint": "a-hint" if t is failing else "",
+                                      "told": f"line 17 of {name}.py" if t is failing else ""}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"score": 0, "tests": tests}), encoding="utf-8")
+
+    for name, extra in (("new1", True), ("new2", True), ("old", False)):
+        results(name, extra)
+    rows = [gradebook.row(n, (), gradebook.read(tmp_path / n / "results.json"), chosen) for n in ("new1", "new2", "old")]
+    found = course.gather(tmp_path, rows, chosen, course.Run(0.0, 3, 3, 0, 0))
+    assert {r.key: (r.passed, r.of) for r in found.rates}[failing.key] == (0, 3)
+    assert [(f.test, f.hint, f.submissions, f.example) for f in found.failures] == [
+        (failing.name, "a-hint", ("new1", "new2"), "as told to new1: line 17 of new1.py"),
+        (failing.name, "", ("old",), "no hint recorded")]
 
 
 def _concerns_of(tmp_path: Path, files: dict[str, bytes]) -> tuple[grading.Concern, ...]:
