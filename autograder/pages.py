@@ -57,13 +57,13 @@ def write(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: course.Run)
 
 def chart(bands: list[tuple[str, int]]) -> str:
     """The score distribution as an SVG bar chart: one bar per band, its count above it."""
-    width, height, left, bottom, top = 640, 240, 40, 40, 20
+    width, height, left, bottom, top = 640, 240, 40, 40, 34  # the top: the axis's name, then the tallest count
     step = (width - left - 10) / max(1, len(bands))
     most = max((count for _, count in bands), default=0) or 1
     parts = [f'<svg id="scores" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="score distribution">',
              f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>',
-             f'<text x="4" y="{top - 6}">submissions</text>']
+             '<text x="4" y="12">submissions</text>']
     for i, (label, count) in enumerate(bands):
         tall = (height - bottom - top) * count / most
         x, y = left + i * step + 3, height - bottom - tall

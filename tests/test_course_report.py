@@ -64,7 +64,7 @@ GROUPS = {
 }
 INJECTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 HOSTILE_CLIENT2 = f"print({INJECTED!r})\nraise SystemExit({INJECTED!r})\n"
-BATCH_200_SECONDS = 173.5  # a 200-submission batch at -j 2 (README, Performance)
+BATCH_200_SECONDS = 173.5  # a 200-submission batch at -j 2 (docs/performance.md)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where `make test` installs Chromium itself (CI, as root), its absence is a failure, not a skip.
 MUST_HAVE_CHROMIUM = bool(os.environ.get("CI")) and hasattr(os, "geteuid") and os.geteuid() == 0
@@ -180,6 +180,14 @@ def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_said_as_one
     assert [(f.test, f.hint, f.submissions, f.example) for f in found.failures] == [
         (failing.name, "a-hint", ("new1", "new2"), "as told to new1: line 17 of new1.py"),
         (failing.name, "", ("old",), "no hint recorded")]
+
+
+def test_the_charts_axis_name_stands_clear_of_the_tallest_count():
+    svg = pages.chart([("0-10", 7), ("10-20", 2), ("20-30", 7)])
+    texts = [(float(y), text) for y, text in re.findall(r'<text [^>]*y="([\d.]+)"[^>]*>([^<]*)</text>', svg)]
+    axis = next(y for y, text in texts if text == "submissions")
+    counts = [y for y, text in texts if text == "7"]
+    assert len(counts) == 2 and all(y - 12 > axis + 2 for y in counts), (axis, counts)  # 12 px text, a gap
 
 
 def _concerns_of(tmp_path: Path, files: dict[str, bytes]) -> tuple[grading.Concern, ...]:
