@@ -158,7 +158,7 @@ def report_md(course: Course) -> str:
     lines += [f"| {label} | {count} |" for label, count in course.bands]
     lines += ["", "## Pass rate of each test", "", "| test | passed | of | rate |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {_md(r.name)} | {r.passed} | {r.of} | {_rate(r)} |" for r in course.rates]
-    lines += ["", "## Most common failures", "", "| count | test | what went wrong (the hint, as one student was given it) | submissions |",
+    lines += ["", "## Most common failures", "", "| count | test | what went wrong (the hint given) | submissions |",
               "| ---: | --- | --- | --- |"]
     for f in course.failures:
         shown = ", ".join(f"[{_md(s)}]({link(s)})" for s in f.submissions[:EXAMPLES])
