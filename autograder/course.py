@@ -56,8 +56,8 @@ class Failure:
 
     @property
     def example(self) -> str:
-        """The hint in words, said as one student's: it may name their line or their file."""
-        return f"as told to {self.submissions[0]}: {self.told}" if self.hint else "no hint recorded"
+        """The hint in words, quoted as the first of them was told it: it may name their line or their file."""
+        return f"e.g. \u201c{self.told}\u201d" if self.hint else "no hint recorded"
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def report_md(course: Course) -> str:
     for f in course.failures:
         shown = ", ".join(f"[{_md(s)}]({link(s)})" for s in f.submissions[:EXAMPLES])
         more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
-        key = f"`{f.hint}`, " if f.hint else ""
+        key = f"`{f.hint}`: " if f.hint else ""
         lines.append(f"| {len(f.submissions)} | {_md(f.test)} | {key}{_md(f.example)} | {shown}{more} |")
     lines += ["", "## Submissions that need a person", ""]
     if not course.attention:

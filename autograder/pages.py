@@ -101,7 +101,7 @@ def report_html(course: Course) -> str:
             shown = ", ".join(_a(s) for s in f.submissions[:EXAMPLES])
             more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
             body.append(f'<tr class="failure"><td class=n>{len(f.submissions)}</td><td>{escape(f.test)}</td>'
-                        f"<td>{f'<code>{escape(f.hint)}</code>, ' if f.hint else ''}{escape(f.example)}</td>"
+                        f"<td>{f'<code>{escape(f.hint)}</code>: ' if f.hint else ''}{escape(f.example)}</td>"
                         f"<td>{shown}{more}</td></tr>")
         body.append("</table>")
     else:

@@ -133,8 +133,8 @@ def test_the_markdown_report_says_the_same(batch):
     text = (batch / "report.md").read_text(encoding="utf-8")
     assert f"{len(ENTRIES) + 1} submissions: {len(ENTRIES) + 1} graded now, 0 skipped (already graded), " \
            "0 failed to grade, in " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`, as told to hostile: " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`, as told to client2\\_crashes: " in text
+    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`: e.g. “Your client2 stopped with an error" in text
+    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`: e.g. “Your client2 tried to send a string (line" in text
     assert "[client2\\_crashes](client2_crashes/feedback.html)" in text
     assert (batch / "scores.svg").read_text(encoding="utf-8").count('class="bar"') == 10
     assert re.findall(r"(?<!\\)<(?!br>)", text) == []  # a student's "<" is escaped: it is shown, not HTML
@@ -157,7 +157,7 @@ def test_each_feedback_page_is_what_the_student_reads(batch):
     assert '<a href="../report.html">' in page
 
 
-def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_said_as_one_students(tmp_path):
+def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_quoted_as_an_example(tmp_path):
     """A resumed folder may hold results written before the report (no extra_data): counted, not left out."""
     chosen = rubric.load()
     failing = chosen.tests[0]
@@ -178,7 +178,7 @@ def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_said_as_one
     found = course.gather(tmp_path, rows, chosen, course.Run(0.0, 3, 3, 0, 0))
     assert {r.key: (r.passed, r.of) for r in found.rates}[failing.key] == (0, 3)
     assert [(f.test, f.hint, f.submissions, f.example) for f in found.failures] == [
-        (failing.name, "a-hint", ("new1", "new2"), "as told to new1: line 17 of new1.py"),
+        (failing.name, "a-hint", ("new1", "new2"), "e.g. “line 17 of new1.py”"),
         (failing.name, "", ("old",), "no hint recorded")]
 
 
