@@ -86,7 +86,10 @@ class Batch:
             report.write(data, results)
         if log.exists() and log.stat().st_size == 0:
             log.unlink()
-        pages.feedback_page(folder, sub.id)  # here, while other gradings run, not all at the end
+        try:
+            pages.feedback_page(folder, sub.id)  # here, while other gradings run, not all at the end
+        except Exception:  # noqa: BLE001 - the grading's results stand; the report tries the page again
+            _broke(f"the feedback page of {sub.id} could not be written; its results are whole")
         return gradebook.row(sub.id, sub.submitters, data, self.rubric)
 
     def _why(self, code: int | None, log: Path) -> str:
@@ -249,24 +252,41 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
                     _record(future.result(), rows, batch, csv_path, None)
     if not interrupted:
         progress.end()
-    print(gradebook.summary(list(rows.values()), len(submissions)))
     failed = sum(r.status == gradebook.ERROR_STATUS for r in rows.values())
     run = course.Run(time.monotonic() - started, len(submissions), len(rows) - skipped_count - failed, skipped_count,
                      failed, interrupted)
-    print(f"gradebook: {csv_path} (a row per submission), {csv_path.with_name('students.csv')} (a row per student)")
+    told = _write_report(batch, list(rows.values()), run)  # before anything is printed: stdout may be closed
     try:
-        seconds = course.write(batch.out, list(rows.values()), batch.rubric, run)
-        print(f"report: {batch.out / 'report.html'} (and report.md, written in {seconds:.2f} s); each submission's "
-              f"feedback: {batch.out / '<submission>' / 'feedback.html'}")
-    except Exception:  # noqa: BLE001 - the grades are written; a report that breaks must not lose them
-        import traceback
-
-        traceback.print_exc()
-        print("error: the course report could not be written; the gradebook and results are whole", file=sys.stderr)
+        print(gradebook.summary(list(rows.values()), len(submissions)))
+        print(f"gradebook: {csv_path} (a row per submission), {csv_path.with_name('students.csv')} (a row per "
+              "student)")
+        if told:
+            print(told)
+        if interrupted:
+            print(f"Run the same command with --out {batch.out} to grade the rest.", flush=True)
+    except BrokenPipeError:
+        _unheard()
     if interrupted:
-        print(f"Run the same command with --out {batch.out} to grade the rest.")
         return INTERRUPTED
     return 1 if any(r.status == gradebook.ERROR_STATUS for r in rows.values()) else 0
+
+
+def _write_report(batch: Batch, rows: list[gradebook.Row], run: course.Run) -> str:
+    """The course report, written; what to print of it, or "" if it broke (said on stderr)."""
+    try:
+        seconds = pages.write(batch.out, rows, batch.rubric, run)
+    except Exception:  # noqa: BLE001 - the grades are written; a report that breaks must not lose them
+        _broke("the course report could not be written; the gradebook and results are whole")
+        return ""
+    return (f"report: {batch.out / 'report.html'} (and report.md, written in {seconds:.2f} s); each submission's "
+            f"feedback: {batch.out / '<submission>' / 'feedback.html'}")
+
+
+def _broke(what: str) -> None:
+    import traceback
+
+    traceback.print_exc()
+    print(f"error: {what}", file=sys.stderr)
 
 
 def _record(r: gradebook.Row | None, rows: dict, batch: Batch, csv_path: Path, progress: Progress | None) -> None:
@@ -275,7 +295,17 @@ def _record(r: gradebook.Row | None, rows: dict, batch: Batch, csv_path: Path, p
     rows[r.submission] = r
     _write_gradebooks(rows, batch, csv_path)
     if progress is not None:
-        progress.step(r)
+        try:
+            progress.step(r)
+        except BrokenPipeError:
+            _unheard()
+
+
+def _unheard() -> None:
+    """Whoever read stdout has gone (`| head`): what the batch prints goes nowhere, and the batch goes on."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
 
 
 def _write_gradebooks(rows: dict, batch: Batch, csv_path: Path) -> None:

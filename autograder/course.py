@@ -1,7 +1,7 @@
 """The course report: what a batch got wrong, at a glance, and who needs a person to look.
 
-Written with every batch (DIR/report.html, DIR/report.md, and a page of
-each submission's feedback, DIR/<id>/feedback.html), from the results
+Its figures, gathered here and written by pages.write with every batch
+(DIR/report.html, DIR/report.md), come from the results
 files alone: the same files the gradebook is built from, so the report
 can never say something the results do not. Failures are grouped by what
 the grading decided, carried in each test's `extra_data` (the test's key
@@ -13,7 +13,6 @@ recorded (grading.Concern), or because the grader broke.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +50,14 @@ class Failure:
     """Submissions that failed one test for one reason: the same hint, by its key."""
 
     test: str  # the test's name
-    hint: str  # the hint's key
+    hint: str  # the hint's key ("" in results of a grader older than the report)
     told: str  # the hint, as the first of them was told it
     submissions: tuple[str, ...]
+
+    @property
+    def example(self) -> str:
+        """The hint in words, quoted as the first of them was told it: it may name their line or their file."""
+        return f"e.g. \u201c{self.told}\u201d" if self.hint else "no hint recorded"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
     """The report's figures, from each row's results file in `out`."""
     tests = [t for t in rubric.tests if t.key in GRADED or t.key in ("files_present", "outside_unchanged")]
     names = {t.key: t.name for t in tests}
+    keys = {t.name: t.key for t in tests}
     passed = {t.key: 0 for t in tests}
     of = {t.key: 0 for t in tests}
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -92,8 +97,8 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
         if r.status == gradebook.ERROR_STATUS:
             reasons.insert(0, (GRADER, r.reason))
         for test in data["tests"]:
-            extra = test.get("extra_data", {})
-            key = extra.get("key", "")
+            extra = test.get("extra_data") or {}  # none from a grader older than the report: found by name
+            key = extra.get("key") or keys.get(test.get("name"), "")
             if key not in passed:
                 continue
             of[key] += 1
@@ -101,7 +106,7 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
                 passed[key] += 1
             else:
                 told = (r.submission, extra.get("told", ""))
-                groups.setdefault((key, extra.get("hint") or "unnamed"), []).append(told)
+                groups.setdefault((key, extra.get("hint", "")), []).append(told)
         if reasons:
             graded = r.status == gradebook.GRADED_STATUS
             score = f"{gradebook.number(r.total)}/{gradebook.number(r.max)}" if graded else "error"
@@ -115,21 +120,6 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
     return Course(run, len(scores), maximum, statistics.mean(scores) if scores else None,
                   statistics.median(scores) if scores else None, gradebook.bands(scores, maximum),
                   [PassRate(t.key, t.name, passed[t.key], of[t.key]) for t in tests], failures, attention)
-
-
-def write(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> float:
-    """Write the report, and every feedback page not yet written (a batch writes each as its grading
-    ends); the seconds it took."""
-    from . import pages  # not at the top: it builds on this module
-
-    started = time.monotonic()
-    for r in rows:
-        pages.feedback_page(out / r.submission, r.submission)
-    course = gather(out, rows, rubric, run)
-    gradebook.replace(out / "report.html", pages.report_html(course))
-    gradebook.replace(out / "scores.svg", pages.chart(course.bands))
-    gradebook.replace(out / "report.md", report_md(course))
-    return time.monotonic() - started
 
 
 def _duration(seconds: float) -> str:
@@ -173,7 +163,8 @@ def report_md(course: Course) -> str:
     for f in course.failures:
         shown = ", ".join(f"[{_md(s)}]({link(s)})" for s in f.submissions[:EXAMPLES])
         more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
-        lines.append(f"| {len(f.submissions)} | {_md(f.test)} | `{f.hint}`: {_md(f.told)} | {shown}{more} |")
+        key = f"`{f.hint}`: " if f.hint else ""
+        lines.append(f"| {len(f.submissions)} | {_md(f.test)} | {key}{_md(f.example)} | {shown}{more} |")
     lines += ["", "## Submissions that need a person", ""]
     if not course.attention:
         lines.append("None.")

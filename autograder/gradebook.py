@@ -16,11 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import report
 from .export import Submitter
 from .rubric import GRADED, Rubric
 
@@ -77,14 +76,19 @@ def number(value: float) -> str:
     return f"{round(value, 3):g}"
 
 
+def graded_keys(rubric: Rubric) -> list[str]:
+    """The keys of the tests that count, in the rubric's order: the gradebooks' columns."""
+    return [test.key for test in rubric.tests if test.key in GRADED]
+
+
 def header(rubric: Rubric) -> list[str]:
-    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    tests = graded_keys(rubric)
     return ["submission", "names", "sids", "emails", *tests, "total", "max", "status", "seconds", "reason"]
 
 
 def write_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
     """The gradebook, written atomically: a reader sees the old one or the new one."""
-    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    tests = graded_keys(rubric)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header(rubric))
@@ -92,11 +96,11 @@ def write_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
         people = [("; ".join(getattr(s, field) for s in r.submitters)) for field in ("name", "sid", "email")]
         writer.writerow([r.submission, *people, *_points(r, tests), number(r.total), number(r.max), r.status,
                          f"{r.seconds:.1f}", r.reason])
-    replace(path, text.getvalue())
+    report.replace(path, text.getvalue())
 
 
 def student_header(rubric: Rubric) -> list[str]:
-    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    tests = graded_keys(rubric)
     return ["sid", "email", "name", "total", "max", *tests, "submission", "status"]
 
 
@@ -108,7 +112,7 @@ def write_students_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
     A submission with no known submitters (not from an export) is one row
     with no id, found by its folder's name.
     """
-    tests = [test.key for test in rubric.tests if test.key in GRADED]
+    tests = graded_keys(rubric)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(student_header(rubric))
@@ -116,23 +120,11 @@ def write_students_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
         scores = [number(r.total) if r.status == GRADED_STATUS else "", number(r.max), *_points(r, tests)]
         for person in r.submitters or (Submitter(),):
             writer.writerow([person.sid, person.email, person.name, *scores, r.submission, r.status])
-    replace(path, text.getvalue())
+    report.replace(path, text.getvalue())
 
 
 def _points(r: Row, tests: list[str]) -> list[str]:
     return [number(r.points[key]) if key in r.points else "" for key in tests]
-
-
-def replace(path: Path, text: str) -> None:
-    """Write atomically: a reader sees the old file or the new one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def bands(scores: list[float], maximum: float, bins: int = 10) -> list[tuple[str, int]]:

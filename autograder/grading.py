@@ -34,7 +34,7 @@ CONCERNS = {  # kind -> what it means, as the course report says it
     "missing": "a file is missing, or could not be run",
     "renamed": "a file was named otherwise, and used",
     "unreadable": "the submission could not be read",
-    "intake": "intake warned the student",
+    "intake": "intake chose what to run, and told the student",
 }
 
 
@@ -78,16 +78,18 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
-    notes = (*taken.notes, *(sandbox.caveats() if traces else ()))  # said once, if student code ran
+    notes = (*taken.texts, *(sandbox.caveats() if traces else ()))  # said once, if student code ran
     return Grade(verdicts, notes, taken.problem, time.monotonic() - started, _concerns(taken, traces, verdicts))
 
 
 def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts: tuple[Verdict, ...]) -> tuple:
     """What a person should look at: from intake, the scenes and the informational tests, never from prose."""
     found = [Concern("unreadable", taken.problem)] if taken.problem else []
-    found += [Concern("missing", name) for name, path in taken.files.items() if path is None and not taken.problem]
+    why = {note.file: note.text for note in taken.notes if note.kind == "unrunnable"}
+    found += [Concern("missing", why.get(name, name)) for name, path in taken.files.items()
+              if path is None and not taken.problem]
     found += [Concern("renamed", f"{where} was used as {name}") for name, where in taken.renamed.items()]
-    found += [Concern("intake", note) for note in taken.notes]
+    found += [Concern("intake", note.text) for note in taken.notes if note.kind not in _SAID]
     for scene, trace in traces.items():
         found += [Concern("limit", f"{name} {run.limit} ({scene} scene)")
                   for name, run in trace.runs.items() if run.limit]
@@ -97,6 +99,11 @@ def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts:
                 found.append(Concern(kind, f"{name}, in the {scene} scene"))
     found += [Concern("outside", v.hint.text) for v in verdicts if v.test.key == "outside_unchanged" and v.hint]
     return tuple(found)
+
+
+# Intake's notes a person need not read again: said by the concerns above, or changing nothing that ran (a copy
+# of a handout file, which the grader never uses). Any other note, of a kind to come too, is a concern.
+_SAID = {"missing", "unrunnable", "renamed", "ignored"}
 
 
 def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> Verdict:
@@ -130,7 +137,7 @@ def _files_present(test: Test, taken: intake.Intake) -> Verdict:
     if taken.problem:
         return Verdict(test, False, f"Your submission could not be read: {taken.problem}", _UNREADABLE)
     lines = [f"- {name}: {'found' if path else 'MISSING'}" for name, path in taken.files.items()]
-    lines += [f"- {note}" for note in taken.notes]
+    lines += [f"- {note}" for note in taken.texts]
     found = all(taken.files.values())
     return Verdict(test, found, "\n".join(lines), None if found else _MISSING)
 

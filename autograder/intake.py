@@ -38,12 +38,35 @@ _KINDS = (  # what a file that is not a zip is, by its first bytes: for the mess
 )
 
 
+@dataclass(frozen=True)
+class Note:
+    """What intake did, told to the student; its kind lets the grading decide, without reading the text,
+    whether a person should look (grading.Concern)."""
+
+    kind: str  # one of NOTES
+    text: str
+    file: str = ""  # the expected file it is about, if one
+
+
+NOTES = {  # kind -> when
+    "renamed": "a file named otherwise was used as an expected one",
+    "missing": "an expected file was not found",
+    "unrunnable": "an expected file was found but cannot be run (too big, not UTF-8)",
+    "several": "more than one file could be an expected one; one was chosen",
+    "ignored": "the submission holds its own copy of a handout file, which the grader never uses",
+}
+
+
 @dataclass
 class Intake:
     files: dict[str, Path | None]  # expected name -> the file to run, or None
-    notes: list[str] = field(default_factory=list)  # for the student: what intake did
+    notes: list[Note] = field(default_factory=list)  # for the student: what intake did
     problem: str = ""  # why nothing could be graded at all, if so
     renamed: dict[str, str] = field(default_factory=dict)  # expected name -> the file used as it, named otherwise
+
+    @property
+    def texts(self) -> list[str]:
+        return [note.text for note in self.notes]
 
 
 class Refused(Exception):
@@ -219,12 +242,12 @@ def take(sources: list[Path], dest: Path) -> Intake:
     if not any(_key(r.name) in STUDENT_FILES for r in box.received):
         return _refused(f"we received {box.describe()}; none of it is {' or '.join(STUDENT_FILES)}. "
                         f"Expected {EXPECTED}.")
-    notes: list[str] = []
+    notes: list[Note] = []
     renamed: dict[str, str] = {}
     files = {name: _choose(name, box.received, dest, notes, renamed) for name in STUDENT_FILES}
     for name in LIBRARY_FILES:
         if any(r.name == name for r in box.received):
-            notes.append(f"Your {name} was ignored: the grader always uses its own copy.")
+            notes.append(Note("ignored", f"Your {name} was ignored: the grader always uses its own copy."))
     return Intake(files, notes, renamed=renamed)
 
 
@@ -245,25 +268,27 @@ def _key(filename: str) -> str:
     return re.sub(r"[\s-]+", "_", name)
 
 
-def _choose(name: str, received: list[Received], dest: Path, notes: list[str], renamed: dict) -> Path | None:
+def _choose(name: str, received: list[Received], dest: Path, notes: list[Note], renamed: dict) -> Path | None:
     """The file to run as `name`: named exactly so, or else the nearest miss, shallowest first."""
     exact = [r for r in received if r.name == name]
     near = [r for r in received if _key(r.name) == name and r.name != name]
     ranked = sorted(exact, key=_depth) or sorted(near, key=lambda r: (_depth(r), r.name))
     if not ranked:
-        notes.append(f"{name} was not found in your submission; the tests that need it score 0. "
-                     f"Name the file exactly {name}.")
+        notes.append(Note("missing", f"{name} was not found in your submission; the tests that need it score 0. "
+                          f"Name the file exactly {name}.", name))
         return None
     chosen = ranked[0]
     if not exact:
         renamed[name] = chosen.where
-        notes.append(f"Used {chosen.name!r} as {name}: please name it exactly {name} next time.")
+        notes.append(Note("renamed", f"Used {chosen.name!r} as {name}: please name it exactly {name} next time.",
+                          name))
     others = [r.where for r in ranked[1:] if _depth(r) == _depth(chosen)]
     if others:
-        notes.append(f"Your submission holds more than one {name}; {chosen.where} was used, not {', '.join(others)}.")
+        notes.append(Note("several", f"Your submission holds more than one {name}; {chosen.where} was used, "
+                          f"not {', '.join(others)}.", name))
     if chosen.too_big:
-        notes.append(f"{chosen.where} is larger than {MAX_FILE_BYTES // 2**20} MiB, so it could not be run; "
-                     "the handout's is a few KiB: is it the right file?")
+        notes.append(Note("unrunnable", f"{chosen.where} is larger than {MAX_FILE_BYTES // 2**20} MiB, so it could "
+                          "not be run; the handout's is a few KiB: is it the right file?", name))
         return None
     return _ready(chosen, name, dest, notes)
 
@@ -272,20 +297,20 @@ def _depth(received: Received) -> int:
     return len(PurePosixPath(received.where).parts)
 
 
-def _ready(found: Received, name: str, dest: Path, notes: list[str]) -> Path | None:
+def _ready(found: Received, name: str, dest: Path, notes: list[Note]) -> Path | None:
     """The file as UTF-8 with LF line ends, or None (with a note) if it is not text Python can read."""
     data = found.copy.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        notes.append(f"{name} is saved as UTF-16, so it could not be run. Save it as UTF-8 in your editor "
-                     "(\"Save with encoding\") and submit again.")
+        notes.append(Note("unrunnable", f"{name} is saved as UTF-16, so it could not be run. Save it as UTF-8 in "
+                          "your editor (\"Save with encoding\") and submit again.", name))
         return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        notes.append(f"{name} is not UTF-8 text (line {line} holds a byte that cannot be read: "
-                     f"{data[error.start:error.start + 1]!r}), so it could not be run. Save it as UTF-8 "
-                     "in your editor and submit again.")
+        notes.append(Note("unrunnable", f"{name} is not UTF-8 text (line {line} holds a byte that cannot be read: "
+                          f"{data[error.start:error.start + 1]!r}), so it could not be run. Save it as UTF-8 "
+                          "in your editor and submit again.", name))
         return None
     target = dest / "files" / name
     target.parent.mkdir(exist_ok=True)

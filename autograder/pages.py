@@ -1,5 +1,7 @@
 """The course report and each submission's feedback, as pages a browser opens from disk.
 
+This module writes them (the figures are course.py's, which knows nothing of pages).
+
 Each page is one file: its style inline, its chart an SVG drawn here, no
 script, nothing fetched. Everything from a results file is escaped: a
 student's program chooses what it prints and what its files are called.
@@ -11,13 +13,15 @@ instructor reads.
 from __future__ import annotations
 
 import json
+import time
 from html import escape
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from . import gradebook
+from . import course, gradebook, report
 from .course import EXAMPLES, LABELS, Course, counts_line, link
+from .rubric import Rubric
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
 STYLE = """
@@ -38,15 +42,28 @@ def _page(title: str, body: list[str]) -> str:
                       f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>", *body, "</body></html>\n"])
 
 
+def write(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: course.Run) -> float:
+    """Write the report, and every feedback page not yet written (a batch writes each as its grading
+    ends); the seconds it took."""
+    started = time.monotonic()
+    for r in rows:
+        feedback_page(out / r.submission, r.submission)
+    figures = course.gather(out, rows, rubric, run)
+    report.replace(out / "report.html", report_html(figures))
+    report.replace(out / "scores.svg", chart(figures.bands))
+    report.replace(out / "report.md", course.report_md(figures))
+    return time.monotonic() - started
+
+
 def chart(bands: list[tuple[str, int]]) -> str:
     """The score distribution as an SVG bar chart: one bar per band, its count above it."""
-    width, height, left, bottom, top = 640, 240, 40, 40, 20
+    width, height, left, bottom, top = 640, 240, 40, 40, 34  # the top: the axis's name, then the tallest count
     step = (width - left - 10) / max(1, len(bands))
     most = max((count for _, count in bands), default=0) or 1
     parts = [f'<svg id="scores" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="score distribution">',
              f'<line class="axis" x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}"/>',
-             f'<text x="4" y="{top - 6}">submissions</text>']
+             '<text x="4" y="12">submissions</text>']
     for i, (label, count) in enumerate(bands):
         tall = (height - bottom - top) * count / most
         x, y = left + i * step + 3, height - bottom - tall
@@ -84,7 +101,8 @@ def report_html(course: Course) -> str:
             shown = ", ".join(_a(s) for s in f.submissions[:EXAMPLES])
             more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
             body.append(f'<tr class="failure"><td class=n>{len(f.submissions)}</td><td>{escape(f.test)}</td>'
-                        f"<td><code>{escape(f.hint)}</code>: {escape(f.told)}</td><td>{shown}{more}</td></tr>")
+                        f"<td>{f'<code>{escape(f.hint)}</code>: ' if f.hint else ''}{escape(f.example)}</td>"
+                        f"<td>{shown}{more}</td></tr>")
         body.append("</table>")
     else:
         body.append("<p>No test failed.</p>")
@@ -113,7 +131,7 @@ def feedback_page(folder: Path, submission: str) -> None:
         data = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    gradebook.replace(page, feedback_html(data, submission))
+    report.replace(page, feedback_html(data, submission))
 
 
 def _render(text: str, form: str) -> str:

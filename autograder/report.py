@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
 import threading
 import unittest
 from pathlib import Path
@@ -105,13 +105,26 @@ def failure(message: str, seconds: float = 0.0) -> dict:
 
 
 def write(data: dict, path: Path) -> None:
-    """Write atomically: a reader sees the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
+    replace(path, json.dumps(data, indent=2) + "\n")
+
+
+def replace(path: Path, text: str) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half.
+
+    The temporary file is made with the mode any new file gets (0o666 less
+    the umask, as the kernel applies it), not mkstemp's 0o600: a batch graded
+    with sudo must leave pages and gradebooks the instructor and TAs can read.
+    """
+    temporary = path.with_name(f".{path.stem}-{secrets.token_hex(8)}{path.suffix}")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def table(grade: Grade, path: Path | None) -> str:

@@ -95,9 +95,14 @@ def _from_export(folder: Path, notes: list[str]) -> list[Submission]:
 
 
 def _unique(found: list[Submission]) -> list[Submission]:
-    seen: dict[str, int] = {}
-    unique = []
+    """Each submission its own id: a repeated one gets the first free "-2", "-3", ... (an id may end so already)."""
+    taken = {sub.id for sub in found}
+    unique, used = [], set()
     for sub in found:
-        count = seen[sub.id] = seen.get(sub.id, 0) + 1
-        unique.append(sub if count == 1 else Submission(f"{sub.id}-{count}", sub.sources, sub.submitters))
+        name, n = sub.id, 1
+        while name in used or (n > 1 and name in taken):
+            n += 1
+            name = f"{sub.id}-{n}"
+        used.add(name)
+        unique.append(sub if name == sub.id else Submission(name, sub.sources, sub.submitters))
     return unique

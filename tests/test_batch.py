@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, batch, export, gradebook, grading, rubric, sandbox, submissions
+from autograder import accounts, batch, export, gradebook, grading, pages, rubric, sandbox, submissions
 from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from conftest import fill
@@ -355,6 +355,48 @@ def test_the_batch_says_when_it_runs_fewer_gradings_at_once_than_asked(tmp_path)
     assert (f"note: grading {at_once} at a time, not 1000" in done.stdout) == accounts.as_root(), done.stdout
 
 
+def _unreadable_course(base: Path, count: int) -> Path:
+    """Submissions intake refuses: each graded (score 0) in well under a second."""
+    for n in range(count):
+        (base / "course" / f"s{n}").mkdir(parents=True)
+        (base / "course" / f"s{n}" / "notes.txt").write_text("I did my best\n", encoding="utf-8")
+    return base / "course"
+
+
+def test_a_reader_of_the_output_that_goes_away_stops_nothing(tmp_path):
+    """`grade ... | head -1`: the batch grades everything and writes its report, with no one to print to."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    worker = subprocess.Popen(_grade_command(_unreadable_course(tmp_path, 3), "--out", out, "-j", "1"), cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in worker.stdout:
+        if line.startswith("[1/3]"):
+            break
+    worker.stdout.close()
+    _, errors = worker.communicate(timeout=BATCH_SECONDS)
+    assert worker.returncode == 0, errors
+    assert sorted(_rows(out)) == ["s0", "s1", "s2"]
+    assert (out / "report.html").is_file() and len(list(out.glob("*/feedback.html"))) == 3
+
+
+def test_a_feedback_page_that_breaks_stops_nothing(tmp_path, monkeypatch, capsys):
+    broken = []
+
+    def once(data: dict, submission: str) -> str:
+        if submission == "s1" and not broken:
+            broken.append(submission)
+            raise RuntimeError("the page broke")
+        return real(data, submission)
+
+    real = pages.feedback_html
+    monkeypatch.setattr(pages, "feedback_html", once)
+    code = batch.run([_unreadable_course(tmp_path, 3)], rubric.load(), rubric.DEFAULT_FILE, tmp_path / "out", 1, False)
+    assert code == 0 and broken == ["s1"]
+    assert sorted(_rows(tmp_path / "out")) == ["s0", "s1", "s2"]
+    assert "error: the feedback page of s1 could not be written; its results are whole" in capsys.readouterr().err
+    assert (tmp_path / "out" / "s1" / "feedback.html").is_file()  # written with the report, at the end
+
+
 # --- which arguments make a batch ---------------------------------------------
 
 
@@ -387,6 +429,16 @@ def test_many_submissions_are_a_batch(course, tmp_path):
     found, notes = submissions.collect([a, b, SOLUTION, tmp_path / "a.zip"], tmp_path / "scratch")
     assert [s.id for s in found] == ["a", "b", "solution", "a-2"]
     assert notes == []
+
+
+def test_submissions_whose_names_meet_after_cleaning_each_keep_an_id_of_their_own(tmp_path):
+    for name in ("a b", "a_b", "a_b-2", "a+b"):
+        shutil.copytree(SOLUTION, tmp_path / "course" / name)
+    shutil.copytree(SOLUTION, tmp_path / "elsewhere" / "a b")
+    found, _ = submissions.collect([tmp_path / "course", tmp_path / "elsewhere" / "a b"], tmp_path / "scratch")
+    ids = [s.id for s in found]
+    assert len(set(ids)) == len(ids) == 5, ids
+    assert ids == ["a_b", "a+b", "a_b-3", "a_b-2", "a_b-4"]  # the folder named "a_b-2" keeps its name
 
 
 def test_export_metadata_with_or_without_colons_and_ruby_tags(tmp_path):

@@ -11,6 +11,7 @@ failures, every link to a feedback page) and keeps a screenshot
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,8 +26,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from autograder import course, gradebook, grading, intake, rubric
-from autograder.handout import ROOT, SOLUTION
+from autograder import course, gradebook, grading, intake, pages, report, rubric
+from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION
 from autograder.rubric import GRADED
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
@@ -63,7 +64,7 @@ GROUPS = {
 }
 INJECTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 HOSTILE_CLIENT2 = f"print({INJECTED!r})\nraise SystemExit({INJECTED!r})\n"
-BATCH_200_SECONDS = 173.5  # a 200-submission batch at -j 2 (README, Performance)
+BATCH_200_SECONDS = 173.5  # a 200-submission batch at -j 2 (docs/performance.md)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where `make test` installs Chromium itself (CI, as root), its absence is a failure, not a skip.
 MUST_HAVE_CHROMIUM = bool(os.environ.get("CI")) and hasattr(os, "geteuid") and os.geteuid() == 0
@@ -121,7 +122,7 @@ def test_the_failures_are_grouped_by_test_and_hint_with_exact_counts(batch):
 def test_the_submissions_that_need_a_person_and_why(batch):
     attention = {a.submission: {kind for kind, _ in a.reasons} for a in _gathered(batch).attention}
     assert attention == {
-        "missing_client2": {"missing", "intake"},
+        "missing_client2": {"missing"},
         "cheat_client2_hides_then_sleeps_then_pongs": {"hid"},
         "client2_says_client1": {"outside"},
         "hostile": {"intake", "outside"},
@@ -132,8 +133,8 @@ def test_the_markdown_report_says_the_same(batch):
     text = (batch / "report.md").read_text(encoding="utf-8")
     assert f"{len(ENTRIES) + 1} submissions: {len(ENTRIES) + 1} graded now, 0 skipped (already graded), " \
            "0 failed to grade, in " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`: " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`: " in text
+    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`: e.g. “Your client2 stopped with an error" in text
+    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`: e.g. “Your client2 tried to send a string (line" in text
     assert "[client2\\_crashes](client2_crashes/feedback.html)" in text
     assert (batch / "scores.svg").read_text(encoding="utf-8").count('class="bar"') == 10
     assert re.findall(r"(?<!\\)<(?!br>)", text) == []  # a student's "<" is escaped: it is shown, not HTML
@@ -156,15 +157,88 @@ def test_each_feedback_page_is_what_the_student_reads(batch):
     assert '<a href="../report.html">' in page
 
 
-def test_a_file_named_otherwise_is_a_concern_and_so_is_what_intake_said(tmp_path):
+def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_quoted_as_an_example(tmp_path):
+    """A resumed folder may hold results written before the report (no extra_data): counted, not left out."""
+    chosen = rubric.load()
+    failing = chosen.tests[0]
+
+    def results(name: str, extra: bool) -> None:
+        tests = [{"name": t.name, "score": 0 if t is failing else t.points, "max_score": t.points,
+                  "status": "failed" if t is failing else "passed"} for t in chosen.tests]
+        if extra:
+            for test, t in zip(tests, chosen.tests):
+                test["extra_data"] = {"key": t.key, "hint": "a-hint" if t is failing else "",
+                                      "told": f"line 17 of {name}.py" if t is failing else ""}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"score": 0, "tests": tests}), encoding="utf-8")
+
+    for name, extra in (("new1", True), ("new2", True), ("old", False)):
+        results(name, extra)
+    rows = [gradebook.row(n, (), gradebook.read(tmp_path / n / "results.json"), chosen) for n in ("new1", "new2", "old")]
+    found = course.gather(tmp_path, rows, chosen, course.Run(0.0, 3, 3, 0, 0))
+    assert {r.key: (r.passed, r.of) for r in found.rates}[failing.key] == (0, 3)
+    assert [(f.test, f.hint, f.submissions, f.example) for f in found.failures] == [
+        (failing.name, "a-hint", ("new1", "new2"), "e.g. “line 17 of new1.py”"),
+        (failing.name, "", ("old",), "no hint recorded")]
+
+
+def test_the_charts_axis_name_stands_clear_of_the_tallest_count():
+    svg = pages.chart([("0-10", 7), ("10-20", 2), ("20-30", 7)])
+    texts = [(float(y), text) for y, text in re.findall(r'<text [^>]*y="([\d.]+)"[^>]*>([^<]*)</text>', svg)]
+    axis = next(y for y, text in texts if text == "submissions")
+    counts = [y for y, text in texts if text == "7"]
+    assert len(counts) == 2 and all(y - 12 > axis + 2 for y in counts), (axis, counts)  # 12 px text, a gap
+
+
+def _concerns_of(tmp_path: Path, files: dict[str, bytes]) -> tuple[grading.Concern, ...]:
     upload = tmp_path / "upload"
-    upload.mkdir()
-    shutil.copyfile(SOLUTION / "server_student.py", upload / "Server_Student (1).py")
-    taken = intake.take([upload], tmp_path / "intake")
-    concerns = grading._concerns(taken, {}, ())
-    assert grading.Concern("renamed", "Server_Student (1).py was used as server_student.py") in concerns
-    assert grading.Concern("missing", "client2_student.py") in concerns
-    assert [c.detail for c in concerns if c.kind == "intake"] == taken.notes and len(taken.notes) == 2
+    for name, data in files.items():
+        (upload / name).parent.mkdir(parents=True, exist_ok=True)
+        (upload / name).write_bytes(data)
+    return grading._concerns(intake.take([upload], tmp_path / "intake"), {}, ())
+
+
+def test_a_file_named_otherwise_or_missing_is_one_concern_each_and_a_copy_of_the_handout_none(tmp_path):
+    """The whole handout zipped with the work is what many students upload: its copies change nothing that ran."""
+    handout = {name: (FOLDER / name).read_bytes() for name in LIBRARY_FILES + ("check.py",)}
+    server = (SOLUTION / "server_student.py").read_bytes()
+    concerns = _concerns_of(tmp_path, {**handout, "Server_Student (1).py": server})
+    assert concerns == (grading.Concern("missing", "client2_student.py"),
+                        grading.Concern("renamed", "Server_Student (1).py was used as server_student.py"))
+
+
+def test_a_file_that_could_not_be_run_is_one_concern_that_says_why(tmp_path):
+    source = (SOLUTION / "server_student.py").read_text(encoding="utf-8")
+    concerns = _concerns_of(tmp_path, {"server_student.py": source.encode("utf-16"),
+                                       "client2_student.py": (SOLUTION / "client2_student.py").read_bytes()})
+    assert [c.kind for c in concerns] == ["missing"] and "is saved as UTF-16" in concerns[0].detail
+
+
+def test_a_choice_among_several_files_is_a_concern(tmp_path):
+    server = (SOLUTION / "server_student.py").read_bytes()
+    concerns = _concerns_of(tmp_path, {"a/server_student.py": server, "b/server_student.py": server,
+                                       "a/client2_student.py": (SOLUTION / "client2_student.py").read_bytes()})
+    assert [c.kind for c in concerns] == ["intake"] and "more than one server_student.py" in concerns[0].detail
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_files_a_batch_writes_have_the_mode_any_new_file_gets(tmp_path, umask):
+    """Not mkstemp's 0600: a batch graded with sudo leaves files the instructor's browser and TAs can read."""
+    chosen = rubric.load()
+    before = os.umask(umask)
+    try:
+        report.write(report.failure("a test"), tmp_path / "one" / "results.json")
+        rows = [gradebook.row("one", (), gradebook.read(tmp_path / "one" / "results.json"), chosen)]
+        gradebook.write_csv(rows, chosen, tmp_path / "grades.csv")
+        gradebook.write_students_csv(rows, chosen, tmp_path / "students.csv")
+        pages.write(tmp_path, rows, chosen, course.Run(1.0, 1, 0, 0, 1))
+    finally:
+        os.umask(before)
+    written = ["one/results.json", "one/feedback.html", "grades.csv", "students.csv", "report.html", "report.md",
+               "scores.svg"]
+    assert {name: oct((tmp_path / name).stat().st_mode & 0o777) for name in written} == \
+        {name: oct(0o666 & ~umask) for name in written}
+    assert sorted(p.name for p in tmp_path.rglob(".*")) == []  # no temporary file left
 
 
 # --- in a browser -------------------------------------------------------------
@@ -251,12 +325,12 @@ def test_writing_the_report_for_200_submissions_takes_under_2_percent_of_their_b
         shutil.copyfile(results[n % len(results)], folder / "results.json")
         rows.append(gradebook.row(folder.name, (), gradebook.read(folder / "results.json"), chosen))
     started = time.process_time()  # the CPU it takes: on this shared machine, the wall clock is others' too
-    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
+    pages.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 200, 0, 0))
     took = time.process_time() - started
     assert len(list(tmp_path.glob("*/feedback.html"))) == 200
     print(f"the report of 200 submissions, every page written anew, took {took:.2f} s of CPU, "
           f"{100 * took / BATCH_200_SECONDS:.2f} % of their batch")
     assert took < 0.02 * BATCH_200_SECONDS
     started = time.process_time()
-    course.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
+    pages.write(tmp_path, rows, chosen, course.Run(BATCH_200_SECONDS, 200, 0, 200, 0))
     assert time.process_time() - started < took / 2  # the pages already written (as a batch goes) are kept

@@ -69,7 +69,7 @@ def test_every_way_of_uploading_gives_the_same_files(tmp_path, layout):
         sources = [folder]
     taken = take(tmp_path, *sources)
     assert_solution(taken)
-    assert taken.notes == []
+    assert taken.texts == []
 
 
 def test_mac_and_editor_leftovers_are_ignored(tmp_path):
@@ -81,7 +81,7 @@ def test_mac_and_editor_leftovers_are_ignored(tmp_path):
     upload = make_zip(tmp_path / "upload.zip", {**junk, **{f"pingpong/{n}": d for n, d in SOURCES.items()}})
     taken = take(tmp_path, upload)
     assert_solution(taken)
-    assert taken.notes == []
+    assert taken.texts == []
 
 
 @pytest.mark.parametrize("server_name", ["Server_Student.py", "server_student (1).py", "server_student.py.txt",
@@ -90,21 +90,21 @@ def test_a_near_miss_is_used_with_a_warning(tmp_path, server_name):
     upload = make_zip(tmp_path / "upload.zip", {server_name: SOURCES[SERVER], CLIENT2: SOURCES[CLIENT2]})
     taken = take(tmp_path, upload)
     assert_solution(taken)
-    assert taken.notes == [f"Used {server_name!r} as {SERVER}: please name it exactly {SERVER} next time."]
+    assert taken.texts == [f"Used {server_name!r} as {SERVER}: please name it exactly {SERVER} next time."]
 
 
 def test_the_exact_name_wins_over_a_near_miss(tmp_path):
     upload = make_zip(tmp_path / "upload.zip", {"server_student (1).py": b"broken(", **SOURCES})
     taken = take(tmp_path, upload)
     assert_solution(taken)
-    assert taken.notes == []
+    assert taken.texts == []
 
 
 def test_a_missing_file_is_named(tmp_path):
     upload = make_zip(tmp_path / "upload.zip", {SERVER: SOURCES[SERVER], "client.py": b"print()"})
     taken = take(tmp_path, upload)
     assert taken.problem == "" and taken.files[CLIENT2] is None and taken.files[SERVER] is not None
-    assert taken.notes == [f"{CLIENT2} was not found in your submission; the tests that need it score 0. "
+    assert taken.texts == [f"{CLIENT2} was not found in your submission; the tests that need it score 0. "
                            f"Name the file exactly {CLIENT2}."]
 
 
@@ -112,7 +112,8 @@ def test_own_copies_of_the_library_are_ignored_with_a_note(tmp_path):
     upload = make_zip(tmp_path / "upload.zip", {**SOURCES, "utils2.py": b"cheating = True\n"})
     taken = take(tmp_path, upload)
     assert_solution(taken)
-    assert taken.notes == ["Your utils2.py was ignored: the grader always uses its own copy."]
+    assert taken.texts == ["Your utils2.py was ignored: the grader always uses its own copy."]
+    assert [note.kind for note in taken.notes] == ["ignored"]  # not a concern: grading.Concern
 
 
 @pytest.mark.parametrize("bom, newline", [(b"", b"\n"), (b"\xef\xbb\xbf", b"\n"), (b"", b"\r\n"),
@@ -139,16 +140,16 @@ def test_a_bom_and_crlf_submission_scores_full_marks(tmp_path):
 def test_undecodable_source_gets_a_clear_message(tmp_path, data, words):
     taken = take(tmp_path, make_zip(tmp_path / "upload.zip", {SERVER: data, CLIENT2: SOURCES[CLIENT2]}))
     assert taken.files[SERVER] is None and taken.files[CLIENT2] is not None
-    assert len(taken.notes) == 1 and taken.notes[0].startswith(f"{SERVER} ")
+    assert len(taken.texts) == 1 and taken.texts[0].startswith(f"{SERVER} ")
     for text in words:
-        assert text in taken.notes[0]
+        assert text in taken.texts[0]
 
 
 def test_a_file_far_too_big_is_not_run(tmp_path):
     big = SOURCES[SERVER] + b"#" * (intake.MAX_FILE_BYTES + 1)
     taken = take(tmp_path, make_zip(tmp_path / "upload.zip", {SERVER: big, CLIENT2: SOURCES[CLIENT2]}))
     assert taken.files[SERVER] is None
-    assert taken.notes == [f"upload.zip/{SERVER} is larger than 1 MiB, so it could not be run; the handout's is "
+    assert taken.texts == [f"upload.zip/{SERVER} is larger than 1 MiB, so it could not be run; the handout's is "
                            "a few KiB: is it the right file?"]
 
 
