@@ -28,7 +28,8 @@ class Concern:
 
 CONCERNS = {  # kind -> what it means, as the course report says it
     "limit": "a program went over a limit",
-    "slept": "a program slept by the clock while a message waited for it",
+    "slept": "a program waited on something other than its connection (asleep, a timer, a pipe) while a message "
+             "waited for it",
     "hid": "a program hid what it waited in",
     "outside": "code outside the regions was changed",
     "missing": "a file is missing, or could not be run",
