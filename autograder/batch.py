@@ -268,7 +268,7 @@ def _grade_all(submissions: list[Submission], notes: list[str], batch: Batch, fo
         _unheard()
     if interrupted:
         return INTERRUPTED
-    return 1 if any(r.status == gradebook.ERROR_STATUS for r in rows.values()) else 0
+    return 1 if failed else 0
 
 
 def _write_report(batch: Batch, rows: list[gradebook.Row], run: course.Run) -> str:

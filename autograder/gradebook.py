@@ -89,14 +89,12 @@ def header(rubric: Rubric) -> list[str]:
 def write_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
     """The gradebook, written atomically: a reader sees the old one or the new one."""
     tests = graded_keys(rubric)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header(rubric))
+    lines = []
     for r in sorted(rows, key=lambda r: r.submission):
         people = [("; ".join(getattr(s, field) for s in r.submitters)) for field in ("name", "sid", "email")]
-        writer.writerow([r.submission, *people, *_points(r, tests), number(r.total), number(r.max), r.status,
-                         f"{r.seconds:.1f}", r.reason])
-    report.replace(path, text.getvalue())
+        lines.append([r.submission, *people, *_points(r, tests), number(r.total), number(r.max), r.status,
+                      f"{r.seconds:.1f}", r.reason])
+    _write(path, header(rubric), lines)
 
 
 def student_header(rubric: Rubric) -> list[str]:
@@ -113,13 +111,20 @@ def write_students_csv(rows: list[Row], rubric: Rubric, path: Path) -> None:
     with no id, found by its folder's name.
     """
     tests = graded_keys(rubric)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(student_header(rubric))
+    lines = []
     for r in sorted(rows, key=lambda r: r.submission):
         scores = [number(r.total) if r.status == GRADED_STATUS else "", number(r.max), *_points(r, tests)]
-        for person in r.submitters or (Submitter(),):
-            writer.writerow([person.sid, person.email, person.name, *scores, r.submission, r.status])
+        lines += [[person.sid, person.email, person.name, *scores, r.submission, r.status]
+                  for person in r.submitters or (Submitter(),)]
+    _write(path, student_header(rubric), lines)
+
+
+def _write(path: Path, head: list[str], lines: list[list[str]]) -> None:
+    """A CSV file written atomically: a reader sees the old one or the new one."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(head)
+    writer.writerows(lines)
     report.replace(path, text.getvalue())
 
 
