@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 import threading
 import unittest
 from pathlib import Path
@@ -116,7 +115,7 @@ def replace(path: Path, text: str) -> None:
     the umask, as the kernel applies it), not mkstemp's 0o600: a batch graded
     with sudo must leave pages and gradebooks the instructor and TAs can read.
     """
-    temporary = path.with_name(f".{path.stem}-{secrets.token_hex(8)}{path.suffix}")
+    temporary = path.with_name(f".{path.stem}-{os.urandom(8).hex()}{path.suffix}")
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
