@@ -191,16 +191,16 @@ def kill_user(uid: int) -> bool:
         lambda: [pid for pid in warden.pids() if warden.uid_of(pid) == uid and warden.alive(pid)], KILL_SECONDS)
 
 
-def seal(folder: Path = ROOT) -> None:
-    """Close `folder` (the checkout the grader runs from) to other users, as setup.sh closes
-    /autograder/source on Gradescope: the solution, the catalogue, dist/, .git, the results written
-    there, and whatever comes next, by one folder, not a list of files that would miss the next one."""
+def seal() -> None:
+    """Close the checkout the grader runs from to other users, as setup.sh closes /autograder/source
+    on Gradescope: the solution, the catalogue, dist/, .git, the results written there, and whatever
+    comes next, by its top folder, not a list of files that would miss the next one."""
     try:
-        mode = stat.S_IMODE(folder.stat().st_mode)
+        mode = stat.S_IMODE(ROOT.stat().st_mode)
         if mode & 0o007:
-            folder.chmod(mode & ~0o007)
+            ROOT.chmod(mode & ~0o007)
     except OSError as error:
-        raise SandboxError(f"cannot close {folder} to other users: {error}") from None
+        raise SandboxError(f"cannot close {ROOT} to other users: {error}") from None
 
 
 @contextmanager

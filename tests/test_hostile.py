@@ -87,7 +87,7 @@ class Graded:
 # Where walks_everywhere looks besides the checkout ("~": every home folder). A machine the test has to
 # itself (the image test's container) is walked whole; on the suite's, other people's clones and copies
 # are not the grader's to close, so there it walks where the grader writes: see grade().
-EVERYWHERE = ("/autograder", "~", "/var/tmp", "/dev/shm", "/tmp")
+EVERYWHERE = ("/autograder", "/home", "~", "/var/tmp", "/dev/shm", "/tmp")
 
 
 def build(name: str, entry: Entry, folder: Path, token: str, results: Path, root: Path = ROOT,
