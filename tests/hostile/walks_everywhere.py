@@ -22,7 +22,7 @@ _marks = [bytes.fromhex(word) for word in "@MARKS@".split(",")]
 _limits = {"files": 100000, "bytes": 1 << 30, "seconds": 3.5, "file": 64 << 20, "member": 16 << 20}
 _started = time.monotonic()
 _seen = set()
-_count = {"files": 0, "bytes": 0, "members": 0, "objects": 0}
+_count = {"files": 0, "bytes": 0, "members": 0, "objects": 0, "too large": 0}
 _places = []
 
 
@@ -38,6 +38,7 @@ def _inflate(view, at):
         parts.append(inflater.decompress(chunk, _limits["member"]))
         at += len(chunk) - len(inflater.unused_data)
         if inflater.unconsumed_tail:  # more than a member may be: the rest is not looked at
+            _count["too large"] += 1
             raise zlib.error("too large")
     return b"".join(parts), at
 
@@ -64,6 +65,7 @@ def _pack(path, data):
 
 def _look(path, info):
     if info.st_size > _limits["file"] or _count["bytes"] + info.st_size > _limits["bytes"]:
+        _count["too large"] += 1
         return
     with open(path, "rb") as stream:
         data = stream.read(4)
@@ -77,10 +79,9 @@ def _look(path, info):
     if data[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(path) as archive:
             for member in archive.infolist():
-                if member.file_size <= _limits["member"]:
-                    _count["members"] += 1
-                    if _holds(archive.read(member)):
-                        _places.append(f"{path} (zip member {member.filename})")
+                _count["members" if member.file_size <= _limits["member"] else "too large"] += 1
+                if member.file_size <= _limits["member"] and _holds(archive.read(member)):
+                    _places.append(f"{path} (zip member {member.filename})")
     elif data[:4] == b"PACK":
         _pack(path, data)
     elif os.sep + "objects" + os.sep in path and len(os.path.basename(path)) == 38:  # a loose git object
@@ -89,9 +90,13 @@ def _look(path, info):
             _places.append(f"{path} (git object)")
 
 
+class _OutOfTime(Exception):
+    pass
+
+
 def _bounded():
     if _count["files"] >= _limits["files"] or time.monotonic() - _started > _limits["seconds"]:
-        raise TimeoutError
+        raise _OutOfTime
 
 
 def _walk(top):
@@ -125,14 +130,15 @@ def _checkout():
 
 _homes = sorted({entry.pw_dir for entry in pwd.getpwall() if entry.pw_uid == 0 or entry.pw_uid >= 1000})
 _tops = [*_checkout(), *(top for word in "@TOPS@".split(",") for top in (_homes if word == "~" else [word]))]
-_complete = "yes"
+_cut = False
 try:
     for _top in dict.fromkeys(_tops):
         _walk(_top)
-except TimeoutError:
-    _complete = "no"
+except _OutOfTime:
+    _cut = True
 if _places:  # on one line: the feedback shows a program's last lines only
     print(f"FOUND {len(_places)}:", " | ".join(_places[:500]))
 print(f"WALKED: {' '.join(dict.fromkeys(_tops))}; {_count['files']} files, {_count['members']} zip members, "
       f"{_count['objects']} git objects, {_count['bytes'] >> 20} MiB in {time.monotonic() - _started:.1f} s; "
-      f"found {len(_places)}; complete: {_complete}", flush=True)
+      f"{_count['too large']} too large to read; found {len(_places)}; "
+      f"complete: {'no' if _cut or _count['too large'] else 'yes'}", flush=True)
