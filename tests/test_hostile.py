@@ -92,8 +92,9 @@ EVERYWHERE = ("/autograder", "/home", "~", "/var/tmp", "/dev/shm", "/tmp")
 
 def build(name: str, entry: Entry, folder: Path, token: str, results: Path, root: Path = ROOT,
           tops: tuple[str, ...] = EVERYWHERE) -> None:
-    """The submission: the solution's two files, the prelude at the top of those it goes into; `root` is
-    where the grader's source is (the image test's differs from this checkout)."""
+    """The submission: the two files of `entry.start_from`, the prelude at the top of those it goes into;
+    `root` is where the grader's source is (the image test's differs from this checkout), `tops` where
+    walks_everywhere looks."""
     prelude = (HOSTILE / f"{name}.py").read_text(encoding="utf-8")
     prelude = prelude.replace("@ROOT@", str(root)).replace("@TOKEN@", token).replace("@RESULTS@", str(results.parent))
     prelude = prelude.replace("@MARKS@", ",".join(region.encode().hex() for region in regions()))
@@ -115,8 +116,8 @@ def walk_trouble(said: str) -> list[str]:
     all, or an answer in the feedback itself."""
     found = [place for line in re.findall(r"^FOUND \d+: (.*)$", said, re.MULTILINE) for place in line.split(" | ")]
     trouble = [f"an answer can be read at {place}" for place in found]
-    walked = re.findall(r"^WALKED: .*; found (\d+); complete: (\w+)$", said, re.MULTILINE)
-    if not walked or any(complete != "yes" for _, complete in walked):
+    walked = re.findall(r"^WALKED: .*; complete: (\w+)$", said, re.MULTILINE)
+    if not walked or any(complete != "yes" for complete in walked):
         trouble.append(f"the walk was cut short or said nothing: {walked}")
     trouble += ["the feedback holds an answer" for region in regions() if region in said][:1]
     return trouble
