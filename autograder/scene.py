@@ -434,7 +434,8 @@ class Scene:
     # --- ending ---------------------------------------------------------------
 
     def _doing(self, program: sandbox.Program) -> str:
-        """What a program that has not ended is doing, for the warning it gets (see advice.ending)."""
+        """What a program that has not ended is doing: at the hang-up (for a hint), and when it is stopped
+        (for the warning it gets, see advice.ending)."""
         return readiness.state(program.tree(), program.account, self._connections(program))
 
     def close(self, grace: float, relay: bool = False) -> dict[str, sandbox.ProgramRun]:
@@ -447,8 +448,7 @@ class Scene:
         self.out_of_time = not self.halted and time.monotonic() >= self.deadline
         for name, program in self.programs.items():
             gone = program.exited() and not program.tree()
-            self.at_end[name] = "gone" if gone else readiness.state(program.tree(), program.account,
-                                                                    self._connections(program))
+            self.at_end[name] = "gone" if gone else self._doing(program)
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for point in self.endpoints:
