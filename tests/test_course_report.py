@@ -30,8 +30,7 @@ from autograder import course, gradebook, grading, intake, pages, report, rubric
 from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION
 from autograder.rubric import GRADED
 
-CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+from deserved import CATALOGUE, catalogue
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BATCH_SECONDS = 240  # bound for the batch below; about 40 s at -j 2
@@ -109,13 +108,15 @@ def test_the_failures_are_grouped_by_test_and_hint_with_exact_counts(batch):
     assert groups == GROUPS
     counts = [len(f.submissions) for f in found.failures]
     assert counts == sorted(counts, reverse=True)  # most common first
-    for key in GRADED:  # each test's failures are the entries expected.toml gives 0 for it, and the hostile one
+    chosen, entries = rubric.load(), catalogue()
+    for key in GRADED:  # each test's failures are the entries the catalogue fails in it, and the hostile one
         hostile = {"hostile"} if key in ("client2_answers", "together") else set()
-        deserved = {e for e in ENTRIES if EXPECTED[e][key] == 0} | hostile
+        deserved = {e for e in ENTRIES if not entries[e].passes(key, chosen)} | hostile
         assert {s for (test, _), subs in groups.items() if test == key for s in subs} == deserved, key
     rates = {r.key: (r.passed, r.of) for r in found.rates}
-    assert rates["client2_answers"] == (sum(EXPECTED[e]["client2_answers"] > 0 for e in ENTRIES), len(ENTRIES) + 1)
-    assert rates["server_forwards_ping"] == (sum(EXPECTED[e]["server_forwards_ping"] > 0 for e in ENTRIES) + 1,
+    assert rates["client2_answers"] == (sum(entries[e].passes("client2_answers", chosen) for e in ENTRIES),
+                                        len(ENTRIES) + 1)
+    assert rates["server_forwards_ping"] == (sum(entries[e].passes("server_forwards_ping", chosen) for e in ENTRIES) + 1,
                                              len(ENTRIES) + 1)
 
 
@@ -153,7 +154,8 @@ def test_nothing_a_student_wrote_becomes_html(batch):
 def test_each_feedback_page_is_what_the_student_reads(batch):
     page = (batch / "client2_crashes" / "feedback.html").read_text(encoding="utf-8")
     assert "<strong>Hint:</strong> Your client2 tried to send a string (line" in page
-    assert "<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/40)</h2>" in page
+    points = next(test.points for test in rubric.load().tests if test.key == "client2_answers")
+    assert f"<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/{gradebook.number(points)})</h2>" in page
     assert '<a href="../report.html">' in page
 
 
