@@ -19,6 +19,7 @@ GRADED = rubric.GRADED
 INFORMATIONAL = tuple(test.key for test in rubric.TESTS if test.key not in GRADED)
 # The warnings of a passed test whose programs did not end by themselves: under `must_end`, a failure.
 NOT_ENDING = ("does-not-end", "wait-on-each-other")
+KEYS = {"about", "fails", "says", "hint"}
 
 
 @dataclass(frozen=True)
@@ -43,26 +44,29 @@ class Entry:
 
 
 def read(path: Path = CATALOGUE / "expected.toml") -> dict[str, Entry]:
-    """The catalogue's entries, refused with the entry named where one is not as this module reads it."""
+    """The catalogue's entries; one not as this module reads it is refused, named, with what is wrong."""
     table = rubric.toml().loads(path.read_text(encoding="utf-8"))
     known = set(GRADED + INFORMATIONAL)
     entries = {}
     for name, raw in table.items():
         fails, says, hint = raw.get("fails"), raw.get("says", {}), raw.get("hint", {})
-        problems = [f"unknown keys {sorted(set(raw) - {'about', 'fails', 'says', 'hint'})}"
-                    if set(raw) - {"about", "fails", "says", "hint"} else "",
-                    "" if raw.get("about") else "no `about`: say what it is, and why it deserves its verdicts",
-                    "" if isinstance(fails, list) and set(fails) <= known else f"`fails` must list tests of {sorted(known)}",
-                    "" if set(says) <= known else "`says.<test>` must name a test",
-                    "" if set(hint) <= set(GRADED) and all(isinstance(pair, list) and len(pair) == 2
-                                                           and all(isinstance(w, str) for w in pair)
-                                                           for pair in hint.values())
-                    else "`hint.<graded test>` must be [key, words]"]
-        if any(problems):
-            raise ValueError(f"{path}: [{name}]: {'; '.join(p for p in problems if p)}")
+        wrong = [
+            *([f"unknown keys {sorted(set(raw) - KEYS)}"] if set(raw) - KEYS else []),
+            *([] if raw.get("about") else ["no `about`: say what it is, and why it deserves its verdicts"]),
+            *([] if isinstance(fails, list) and set(fails) <= known else [f"`fails` must list tests of {sorted(known)}"]),
+            *([] if set(says) <= known else ["`says.<test>` must name a test"]),
+            *([] if set(hint) <= set(GRADED) and all(_pair(pair) for pair in hint.values())
+              else ["`hint.<graded test>` must be [key, words]"]),
+        ]
+        if wrong:
+            raise ValueError(f"{path}: [{name}]: {'; '.join(wrong)}")
         entries[name] = Entry(name, raw["about"], frozenset(fails), dict(says),
                               {key: (pair[0], pair[1]) for key, pair in hint.items()})
     return entries
+
+
+def _pair(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(word, str) for word in value)
 
 
 @cache

@@ -214,8 +214,9 @@ def test_the_course_report_and_feedback_pages_are_written_with_the_batch(course,
     text = (out / "report.md").read_text(encoding="utf-8")
     counts = f"{len(plan)} submissions: {len(plan) - 1} graded now, 0 skipped (already graded), 1 failed to grade, in "
     assert counts in text
-    assert f"[{BREAKS_GRADER.replace('_', chr(92) + '_')}]({BREAKS_GRADER}/feedback.html) | error | " \
-           "the grader broke: the grader process ended with status 3" in text
+    named = f"Student {BREAKS_GRADER.removeprefix('submission_')} ({BREAKS_GRADER.replace('_', chr(92) + '_')})"
+    assert f"[{named}]({BREAKS_GRADER}/feedback.html) | error | " \
+           "the grader broke: the grader process ended with status 3" in text  # named by its student, from the export
     assert all((out / f"submission_{n}" / "feedback.html").is_file() for n in plan)
 
 
