@@ -59,7 +59,8 @@ def port() -> int:
 
 def readme(text: str, chosen: int) -> str:
     """The students' README, naming the port in force, and another to try when it is busy."""
-    return text.replace("{port}", str(chosen)).replace("{other_port}", str(chosen + 1 if chosen < 65535 else chosen - 1))
+    other = chosen + 1 if chosen < 65535 else chosen - 1
+    return text.replace("{port}", str(chosen)).replace("{other_port}", str(other))
 
 
 def _shippable(relative: Path) -> bool:

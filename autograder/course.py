@@ -50,7 +50,7 @@ class PassRate:
 
 @dataclass(frozen=True)
 class Failure:
-    """Submissions that failed one test for one reason: the same hint, by its key."""
+    """Submissions that failed for one reason, the same hint (by its key), in whichever tests it failed."""
 
     tests: tuple[str, ...]  # the names of the tests it failed, in the rubric's order
     hint: str  # the hint's key ("" in results of a grader older than the report: one test each)
@@ -176,7 +176,8 @@ def report_md(course: Course) -> str:
     lines += [f"| {label} | {count} |" for label, count in course.bands]
     lines += ["", "## Pass rate of each test", "", "| test | passed | of | rate |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {_md(r.name)} | {r.passed} | {r.of} | {_rate(r)} |" for r in course.rates]
-    lines += ["", "## Most common failures", "", "| count | tests failed | what went wrong (the hint given) | submissions |",
+    lines += ["", "## Most common failures", "",
+              "| count | tests failed | what went wrong (the hint given) | submissions |",
               "| ---: | --- | --- | --- |"]
     for f in course.failures:
         shown = ", ".join(f"[{_md(course.who(s))}]({link(s)})" for s in f.submissions[:EXAMPLES])

@@ -95,7 +95,8 @@ def report_html(course: Course) -> str:
                     f'<span class="meter" style="width:{8 * share:.2f}em"></span> {100 * share:.0f} %</td></tr>')
     body += ["</table>", "<h2>Most common failures</h2>"]
     if course.failures:
-        body.append('<table id="failures"><tr><th>count</th><th>tests failed</th><th>what went wrong (the hint given)</th>'
+        body.append('<table id="failures"><tr><th>count</th><th>tests failed</th>'
+                    "<th>what went wrong (the hint given)</th>"
                     "<th>submissions</th></tr>")
         for f in course.failures:
             shown = ", ".join(_a(course, s) for s in f.submissions[:EXAMPLES])

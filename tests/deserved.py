@@ -53,7 +53,8 @@ def read(path: Path = CATALOGUE / "expected.toml") -> dict[str, Entry]:
         wrong = [
             *([f"unknown keys {sorted(set(raw) - KEYS)}"] if set(raw) - KEYS else []),
             *([] if raw.get("about") else ["no `about`: say what it is, and why it deserves its verdicts"]),
-            *([] if isinstance(fails, list) and set(fails) <= known else [f"`fails` must list tests of {sorted(known)}"]),
+            *([] if isinstance(fails, list) and set(fails) <= known
+              else [f"`fails` must list tests of {sorted(known)}"]),
             *([] if set(says) <= known else ["`says.<test>` must name a test"]),
             *([] if set(hint) <= set(GRADED) and all(_pair(pair) for pair in hint.values())
               else ["`hint.<graded test>` must be [key, words]"]),
