@@ -1,7 +1,7 @@
 """Other Pythons than the suite's own, for the tests that must run on them.
 
-Students run the handout on Python 3.8 or newer; Gradescope's default image
-(Ubuntu 22.04) grades on its python3, 3.10. A test that needs one of those
+Students run the handout on Python 3.8 or newer; Gradescope's Ubuntu 22.04
+image grades on its python3, 3.10. A test that needs one of those
 asks here, and is skipped, saying why in one line, where there is none.
 """
 

@@ -2,8 +2,8 @@
 
 The image is made as Gradescope makes it (tests/gradescope_image.py says
 how), with this machine's `python3` as setup.sh finds it, and with each
-Python Gradescope's images may have, from PATH or pyenv: 3.10 (Ubuntu
-22.04's python3: Gradescope's default image) and 3.11. Every results file
+Python Gradescope's images may have, from PATH or pyenv: 3.10 (the
+python3 of its Ubuntu 22.04 image) and 3.11. Every results file
 must be Gradescope's format (tests/gradescope_results.py), and hold the
 results of grading the same upload locally.
 """
@@ -35,7 +35,7 @@ SANDBOX_USER = "pingpong-student"
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="Gradescope runs setup.sh as root; only root can create "
                                                      f"{SANDBOX_USER} or run a program as that user")
-# Gradescope's default image, Ubuntu 22.04, has Python 3.10: the grader's floor. 3.11 beside it.
+# Gradescope's Ubuntu 22.04 image has Python 3.10: the grader's floor. 3.11 beside it.
 GRADESCOPE_PYTHONS = ("3.10", "3.11")
 
 

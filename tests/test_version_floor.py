@@ -1,6 +1,6 @@
 """Nothing newer than its floor may slip into the code: students run the handout on
-Python 3.8 or newer, the grader runs on 3.10 or newer (Gradescope's default
-image, Ubuntu 22.04, has 3.10).
+Python 3.8 or newer, the grader runs on 3.10 or newer (Gradescope's Ubuntu
+22.04 image has 3.10).
 
 vermin reads the code and names the oldest Python that can run it. The
 last test feeds it, for each floor, code that needs a newer Python, so a
