@@ -110,10 +110,6 @@ def student(folder: Path, server: str | None, client2: str | None) -> list[Path]
     return made
 
 
-def scores(results: dict) -> dict[str, float]:
-    return {test["name"]: test["score"] for test in results["tests"]}
-
-
 def test_setup_made_the_image(gradescope):
     root = gradescope.root
     python = root / "venv" / "bin" / "python"
