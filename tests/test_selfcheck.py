@@ -23,7 +23,7 @@ import pytest
 from autograder import grading, rubric
 from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
 
-from test_exchange import find_python38
+from pythons import find_python
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
 EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
@@ -168,7 +168,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 @pytest.mark.parametrize("entry, passes", [(SOLUTION, True), (FOLDER, False)], ids=["solution", "skeleton"])
 def test_the_self_check_runs_on_python_3_8(tmp_path, entry, passes):
-    python, why = find_python38()
+    python, why = find_python("3.8")
     if python is None:
         pytest.skip(why)
     done = _check(_handout_with(entry, tmp_path / "student"), python=python)
