@@ -120,15 +120,17 @@ def state(pids, connections=None):
             letter, parent = _stat(thread)
             if letter is None or letter in ("Z", "X"):
                 continue
+            kind, doing = _wait(thread, connections, held) if letter in _BLOCKED else (None, "was running")
+            if kind == "message":
+                on_connection = True
+                continue
             who = "a process it started" if parent in pids else "its main thread" if task == str(pid) else \
                 "a thread of it"
-            kind, doing = _wait(thread, connections, held) if letter in _BLOCKED else (None, "")
             if kind is None:
-                return _state(BUSY, who + " was running")
-            on_connection = on_connection or kind == "message"
-            if kind not in ("message", "inside") and answer is None:
+                return _state(BUSY, who + " " + doing)
+            if kind != "inside" and answer is None:
                 answer = _state(SLEEPING, who + " " + doing)
-            if task == str(pid) and kind != "message":
+            if task == str(pid):
                 mains.append((pid, who + " " + doing))
     for pid, doing in [] if answer else mains:  # the main thread runs signal handlers: a timer's wakes it
         timer = _timer(pid)
@@ -182,7 +184,7 @@ def _stat(thread):
 
 def _wait(thread, connections, held):
     """What a blocked thread waits in: ("message", words) with its connections among it, ("inside", words)
-    with no timeout on the program itself alone, ("", words) on anything else; (None, "") if it is running.
+    with no timeout on the program itself alone, ("", words) on anything else; (None, words) if it is running.
 
     Running: the state letter said blocked, but the thread woke up before
     its syscall could be read. The letter is old news then: a program
@@ -193,7 +195,7 @@ def _wait(thread, connections, held):
     except OSError:
         return "message", ""  # not ours to read, though it does not hide (see _hides): judge by the state letter
     if fields[:1] == ["running"]:
-        return None, ""
+        return None, "was running"
     if len(fields) < 7 or not fields[0].isdigit():
         return "", "was stopped"  # "-1": blocked in no syscall
     number, args = int(fields[0]), [int(field, 16) for field in fields[1:7]]
