@@ -103,8 +103,9 @@ class Program:
                 found.add(int(entry))
         return found
 
-    def stop(self, grace):
-        """Wait up to `grace` s for it to end, then stop it and all it started; what it did."""
+    def stop(self, grace, doing=""):
+        """Wait up to `grace` s for it to end, then stop it and all it started; what it did.
+        `doing`: what it was doing just before, if it is stopped (see advice.Seen.at_stop)."""
         if self.run is None:
             killed = False
             try:
@@ -120,13 +121,15 @@ class Program:
                 pass
             self.process.wait()
             out, err = (_tail(path) for path in self.paths)
-            self.run = Run(self.name, None if killed else self.process.returncode, killed, out, err)
+            self.run = Run(self.name, None if killed else self.process.returncode, killed, out, err,
+                           doing if killed else "")
         return self.run
 
 
 class Run:
-    def __init__(self, name, returncode, killed, stdout, stderr):
+    def __init__(self, name, returncode, killed, stdout, stderr, at_stop=""):
         self.name, self.returncode, self.killed, self.stdout, self.stderr = name, returncode, killed, stdout, stderr
+        self.at_stop = at_stop  # stopped: what it was doing then
         start = stderr.rfind("Traceback (most recent call last):")
         self.traceback = stderr[start:].strip() if start >= 0 else ""
         self.crashed = returncode not in (0, None) and not killed
@@ -458,22 +461,35 @@ class Scene:
         except OSError:
             self._closed(link)
 
-    def close(self):
-        """Hang up, give the programs a moment to end by themselves, stop the rest."""
+    def doing(self, program):
+        """What a program that has not ended is doing: waiting.READY, BUSY or SLEEPING; "" where unseen."""
+        return waiting.state(program.pids(), self.connections(program)) if WATCHES_WAITING else ""
+
+    def close(self, relay=False):
+        """Hang up, give the programs a moment to end by themselves, stop the rest.
+
+        `relay`: the exchange is over; the checker's taps go on relaying between your programs (and
+        client1.py) until they end or are stopped, as a wire would: two that wait on each other are then
+        still waiting when stopped, as they would be in a real run.
+        """
         self.out_of_time = self.left() <= 0
         for name, program in self.programs.items():
             gone = program.exited() and not program.left_behind()
-            self.at_end[name] = "gone" if gone else waiting.state(program.pids(), self.connections(program)) \
-                if WATCHES_WAITING else ""
+            self.at_end[name] = "gone" if gone else self.doing(program)
         for key, _ in self._ready(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for link in list(self.links):
             self._flush(link)
             if link.open and link.outbox and link.program is not None:  # held to the end: keep why
                 self.undelivered[link.program.name] = self.last_seen.get(link.program.name, "")
+            if not (relay and link.partner is not None):
+                self._closed(link)
+        self.deadline = time.monotonic() + EXIT_SECONDS  # for the programs to end by themselves
+        self.wait(lambda: all(p.exited() for p in self.programs.values()), polling=True)
+        doing = {name: self.doing(p) for name, p in self.programs.items() if not p.exited()}  # before any is stopped
+        runs = {name: p.stop(0, doing.get(name, "")) for name, p in self.programs.items()}
+        for link in list(self.links):
             self._closed(link)
-        end = time.monotonic() + EXIT_SECONDS
-        runs = {name: p.stop(end - time.monotonic()) for name, p in self.programs.items()}
         self.selector.close()
         return runs
 
@@ -492,7 +508,7 @@ class Trace:
 
     def seen(self):
         """Your programs in this run, as advice.hint takes them."""
-        return [advice.Seen(name, run.returncode, run.traceback, self.at_end.get(name, ""))
+        return [advice.Seen(name, run.returncode, run.traceback, self.at_end.get(name, ""), run.at_stop)
                 for name, run in ((name, self.runs[name]) for name in referee.ROLES_OF[self.run] if name in self.runs)]
 
 
@@ -560,7 +576,8 @@ def run_together(folder):
     finally:
         scene.stop_listening(for_client2)
         scene.stop_listening(for_client1)
-        runs = scene.close()
+        # Once client1.py has its Pong it ends; your server and client2 must then end by themselves.
+        runs = scene.close(relay=next((e.frame for e in scene.events if e.dst == "client1"), "") == "Pong")
     return Trace("together", scene.events, runs, unlogged=scene.unlogged, undelivered=scene.undelivered,
                  scene=scene)
 

@@ -48,8 +48,11 @@ def hint(test: str, trace: Trace, judgement: Judgement, limits: Limits) -> advic
 
 
 def seen(trace: Trace) -> list[advice.Seen]:
-    """Each student program of the scene as advice.hint takes it."""
-    return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""))
+    """Each student program of the scene as advice.hint takes it. One stopped by a limit did not end by itself
+    either: it was busy (a limit is reached by working), and only a machine's speed decides whether it reaches
+    it before the harness stops it."""
+    return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""),
+                        run.at_stop if run.killed else "" if run.ended_by_itself else advice.BUSY)
             for name, run in program_output(trace)]
 
 

@@ -131,7 +131,8 @@ def _together(files: dict[str, Path | None], limits: Limits, root: Path, halt: i
         scene.settle()
     finally:
         tapping.close()
-        runs = scene.close(limits.exit_seconds)
+        # Once the Pong is back, client1 ends (as client1.py does); the server and client2 must end by themselves.
+        runs = scene.close(limits.exit_seconds, relay=client1.received[:1] == ["Pong"])
     return Trace("together", tuple(scene.events), runs, unlogged=scene.unlogged, undelivered=scene.undelivered,
                  **_seen(scene))
 

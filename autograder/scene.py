@@ -433,13 +433,22 @@ class Scene:
 
     # --- ending ---------------------------------------------------------------
 
-    def close(self, grace: float) -> dict[str, sandbox.ProgramRun]:
-        """Hang up every harness socket, give programs `grace` s to end (none if halted), stop them."""
+    def _doing(self, program: sandbox.Program) -> str:
+        """What a program that has not ended is doing: at the hang-up (for a hint), and when it is stopped
+        (for the warning it gets, see advice.ending)."""
+        return readiness.state(program.tree(), program.account, self._connections(program))
+
+    def close(self, grace: float, relay: bool = False) -> dict[str, sandbox.ProgramRun]:
+        """Hang up every harness socket, give programs `grace` s to end (none if halted), stop them.
+
+        `relay`: the exchange is over, and the roles the harness plays leave as the reference programs
+        would (client1 ends with the Pong), but a tap is a wire between two student programs: it goes
+        on relaying, so two that wait on each other are still waiting, as in a real run, when stopped.
+        """
         self.out_of_time = not self.halted and time.monotonic() >= self.deadline
         for name, program in self.programs.items():
             gone = program.exited() and not program.tree()
-            self.at_end[name] = "gone" if gone else readiness.state(program.tree(), program.account,
-                                                                    self._connections(program))
+            self.at_end[name] = "gone" if gone else self._doing(program)
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for point in self.endpoints:
@@ -449,8 +458,18 @@ class Scene:
                 if seen == readiness.BUSY and readiness.hides(point.student.tree()):
                     seen = readiness.HIDDEN
                 self.undelivered[point.student.name] = seen
+            if not (relay and point.partner is not None):
+                self._closed(point)
+        programs = list(self.programs.values())
+        try:
+            if relay and not self.halted:
+                self.deadline = time.monotonic() + grace
+                self.wait(lambda: all(program.exited() for program in programs))
+                grace = 0.0
+        finally:
+            runs = dict(zip(self.programs, sandbox.stop_all(programs, 0.0 if self.halted else grace, self._doing)))
+        for point in self.endpoints:
             self._closed(point)
-        runs = dict(zip(self.programs, sandbox.stop_all(list(self.programs.values()), 0.0 if self.halted else grace)))
         for fd in self._pidfds:
             os.close(fd)
         self.selector.close()

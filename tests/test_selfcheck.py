@@ -23,7 +23,7 @@ import pytest
 from autograder import grading, rubric
 from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
 
-from test_exchange import find_python38
+from pythons import find_python
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
 EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
@@ -121,9 +121,13 @@ def test_the_self_check_gives_the_autograders_verdicts_on_the_catalogue(tmp_path
         assert "The autograder also checks" in done.stdout.strip().splitlines()[-1], name
         if mine != theirs:
             differ.append(f"{name}: check.py {mine}, autograder {theirs}\n{done.stdout}")
-        for test, (_, words) in EXPECTED.get(name, {}).get("hint", {}).items():  # the autograder's words, too
+        pinned = EXPECTED.get(name, {}).get("hint", {})
+        for test, (_, words) in pinned.items():  # the autograder's words, too
             if words not in _said(done.stdout, test):
                 differ.append(f"{name}: check.py does not say {words!r} for {test}:\n{done.stdout}")
+        for test in set(CHECKED.values()) - set(pinned):  # and a warning only where the autograder gives one
+            if name in EXPECTED and "Warning:" in _said(done.stdout, test):
+                differ.append(f"{name}: check.py warns for {test}, where the autograder does not:\n{done.stdout}")
     assert differ == [], "\n\n".join(differ)
     passes = {name for name, mine, _, _ in results if all(mine.values())}
     assert "solution" in passes or "correct" in passes
@@ -164,7 +168,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 @pytest.mark.parametrize("entry, passes", [(SOLUTION, True), (FOLDER, False)], ids=["solution", "skeleton"])
 def test_the_self_check_runs_on_python_3_8(tmp_path, entry, passes):
-    python, why = find_python38()
+    python, why = find_python("3.8")
     if python is None:
         pytest.skip(why)
     done = _check(_handout_with(entry, tmp_path / "student"), python=python)
