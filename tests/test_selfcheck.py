@@ -246,5 +246,6 @@ def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     done = _check(_handout_with(entry, tmp_path / "student"))
     hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
     assert len(hints) == 2, done.stdout
-    assert all("Your client2 never got the message meant for it: when last looked at, it was sleeping" in hint
+    assert all("Your client2 never got the message meant for it" in hint and "when last looked at, a thread of it "
+               "waited on another thread (a lock, join(), Event.wait(), queue.get()) with a timeout" in hint
                for hint in hints), done.stdout
