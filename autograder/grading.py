@@ -28,8 +28,8 @@ class Concern:
 
 CONCERNS = {  # kind -> what it means, as the course report says it
     "limit": "a program went over a limit",
-    "slept": "a program waited on something other than its connection (asleep, a timer, a pipe) while a message "
-             "waited for it",
+    "slept": "a program could wake by itself (asleep, a timer, a timeout) or waited on something other than its "
+             "connection, while a message waited for it",
     "hid": "a program hid what it waited in",
     "outside": "code outside the regions was changed",
     "missing": "a file is missing, or could not be run",
@@ -97,7 +97,8 @@ def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts:
         for name, state in trace.undelivered.items():
             kind = {readiness.SLEEPING: "slept", readiness.HIDDEN: "hid"}.get(state)
             if kind:
-                found.append(Concern(kind, f"{name}, in the {scene} scene"))
+                why = getattr(state, "why", "")  # what was seen (waiting.State), if it was seen
+                found.append(Concern(kind, f"{name}, in the {scene} scene" + (f": {why}" if why else "")))
     found += [Concern("outside", v.hint.text) for v in verdicts if v.test.key == "outside_unchanged" and v.hint]
     return tuple(found)
 
