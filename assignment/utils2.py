@@ -241,6 +241,7 @@ class Server:
         self._links = {}
         self._inbox = []
         self._last = None
+        self._said_gone = False
         self._selector = selectors.DefaultSelector()
         _say("server", "listening on {}:{}, waiting for client1 and client2".format(host, port))
         self._accept_both()
@@ -310,11 +311,14 @@ class Server:
     def receive_message(self):
         """Wait for the next Message from either client and return it.
 
-        Returns None once both clients have closed their connections.
+        Returns None once both clients have closed their connections (and
+        again on every later call; the line saying so is printed once).
         """
         while not self._inbox:
             if not any(link.open for link in self._links.values()):
-                _say("server", "both clients have disconnected")
+                if not self._said_gone:  # once: a loop that asks again gets None again, quietly
+                    _say("server", "both clients have disconnected")
+                    self._said_gone = True
                 return None
             for key, _ in self._selector.select(_WAKE_SECONDS):
                 self._take(key.data)
@@ -380,6 +384,7 @@ class Client:
         _quiet_ctrl_c(role)
         self.role = role
         self._inbox = []
+        self._said_gone = False
         self._link = _Link(self._connect(), "the server")
         self._link.send(role)
         _say(role, "connected to the server")
@@ -424,11 +429,14 @@ class Client:
         _say(self.role, "sent {}".format(msg.name))
 
     def receive_message(self):
-        """Wait for the next Message from the server; None if the server has gone."""
+        """Wait for the next Message from the server; None if the server has gone (and again on
+        every later call; the line saying so is printed once)."""
         while not self._inbox:
             frames = self._link.read() if self._link.open else None
             if frames is None:
-                _say(self.role, "the server closed the connection")
+                if not self._said_gone:  # once: a loop that asks again gets None again, quietly
+                    _say(self.role, "the server closed the connection")
+                    self._said_gone = True
                 return None
             for frame in frames:
                 if not isinstance(frame, Message):

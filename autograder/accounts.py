@@ -15,8 +15,11 @@ used again. Users are created on demand, or beforehand by setup.sh
 (`python -m autograder.sandbox --ensure-user`), and removed, on an
 instructor's machine, by `python -m autograder.sandbox --remove-users`.
 
-The grader's own files are closed to those users, and a program's folder is
-its user's alone.
+What those users may read is what the machine opens to everyone, and no
+more: the checkout the grader runs from is closed to them by its top folder
+(see seal), so everything in it at once, whatever it holds now or later;
+what the grader writes elsewhere is closed where it is made; and a program's
+folder is its user's alone.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import leftovers, warden
-from .handout import ROOT, SOLUTION
+from .handout import ROOT
 
 SANDBOX_USER = "pingpong-student"
 PROGRAMS_AT_ONCE = 4  # in one grading: the three scenes run four student programs side by side
@@ -44,7 +47,6 @@ SLOTS = 64  # sandbox users at most: student programs running at once, as root
 GRADINGS_AT_ONCE = SLOTS // PROGRAMS_AT_ONCE
 WAIT_SECONDS = 10.0  # for a free sandbox user
 KILL_SECONDS = 5.0  # to kill every process of a user
-SECRETS = (SOLUTION, ROOT / "autograder")  # closed to other users when grading as root
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -190,14 +192,33 @@ def kill_user(uid: int) -> bool:
 
 
 def seal() -> None:
-    """Close the reference solution and the grader to other users (setup.sh does so on Gradescope too)."""
-    for path in SECRETS:
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o007:
-                path.chmod(mode & ~0o007)
-        except OSError as error:
-            raise SandboxError(f"cannot close {path} to other users: {error}") from None
+    """Close the checkout the grader runs from to other users, as setup.sh closes /autograder/source
+    on Gradescope: the solution, the catalogue, dist/, .git, the results written there, and whatever
+    comes next, by its top folder, not a list of files that would miss the next one."""
+    try:
+        mode = stat.S_IMODE(ROOT.stat().st_mode)
+        if mode & 0o007:
+            ROOT.chmod(mode & ~0o007)
+    except OSError as error:
+        raise SandboxError(f"cannot close {ROOT} to other users: {error}") from None
+
+
+@contextmanager
+def closed(folder: Path):
+    """As root, `folder` closed to other users while the block runs, its mode given back after: a
+    batch's output, which other students' programs must not read while it is written. A folder every
+    user may write to (/tmp) is no batch's own: refused."""
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if not as_root() or not mode & 0o007:
+        yield
+        return
+    if mode & stat.S_ISVTX:
+        raise SandboxError(f"{folder} is shared by every user: give the batch a folder of its own (--out)")
+    folder.chmod(mode & ~0o007)
+    try:
+        yield
+    finally:
+        folder.chmod(mode)
 
 
 def _bits(account: Account, info: os.stat_result) -> int:

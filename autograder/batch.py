@@ -183,7 +183,11 @@ def run(paths: list[Path], rubric: Rubric, rubric_file: Path, out: Path | None, 
         jobs, note = at_once(jobs)
         if note:
             notes.append(note)
-        return _grade_all(submissions, notes, Batch(out, rubric, rubric_file, jobs), force)
+        with accounts.closed(out):  # as root: other students' programs must not read what it holds
+            return _grade_all(submissions, notes, Batch(out, rubric, rubric_file, jobs), force)
+    except accounts.SandboxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,7 @@ class Program:
     _most: int = 0  # the most processes it was seen to run at once
     _run: ProgramRun | None = None
     _halted: tuple[bool, bool] | None = None  # once halted: (killed by us, ran as many processes as it may)
+    _at_stop: str = ""  # what it was doing just before it was halted, if it was looked at
 
     def _read_status(self, timeout: float) -> None:
         """Take in what the warden reported, waiting up to `timeout` s for the program's exit."""
@@ -192,7 +194,7 @@ class Program:
             code, cpu = (None if killed else -signal.SIGKILL), None
         limit = "processes" if crowded else _limit(self.caps, code, cpu, stderr.text, biggest)
         self._run = ProgramRun(self.name, None if killed else code, killed, stdout, stderr,
-                               self.caps.describe(limit) if limit else "")
+                               self.caps.describe(limit) if limit else "", self._at_stop if killed else "")
         return self._run
 
     def _end(self) -> None:
@@ -233,15 +235,22 @@ def _make_sure(keeper: subprocess.Popen, account: accounts.Account | None) -> No
     leftovers.remove(account.uid, ipc=keeper.returncode != 0)  # a warden that ended well swept IPC itself
 
 
-def stop_all(programs: list[Program], grace: float = 0.0) -> list[ProgramRun]:
+def stop_all(programs: list[Program], grace: float = 0.0,
+             look: Callable[[Program], str] | None = None) -> list[ProgramRun]:
     """Stop programs together: each may end by itself within `grace` s (one deadline for all), then
-    the wardens of all that are left kill them side by side, not one after the other."""
+    the wardens of all that are left kill them side by side, not one after the other.
+
+    `look`: what a program still running is doing (its ProgramRun.at_stop), asked of all of them before
+    any is killed: the end of one wakes another that waited on it."""
     end = time.monotonic() + grace
     failure: BaseException | None = None
     try:
         for program in programs:
             if program._halted is None:
                 program._read_status(max(0.0, end - time.monotonic()))
+        for program in programs:
+            if look is not None and program._halted is None and not program.exited():
+                program._at_stop = look(program)
     except BaseException as error:  # noqa: BLE001 - interrupted: stop them all now, then raise
         failure = error
     for step in (Program._halt, Program._finish):

@@ -46,8 +46,8 @@ class Sandboxed:
         return readiness.state(program.tree(), program.account, connections)
 
     @staticmethod
-    def stop_all(programs: list[sandbox.Program], grace: float) -> list[sandbox.ProgramRun]:
-        return sandbox.stop_all(programs, grace)
+    def stop_all(programs: list[sandbox.Program], grace: float, look=None) -> list[sandbox.ProgramRun]:
+        return sandbox.stop_all(programs, grace, look)
 
 
 def _workspace(root: Path, name: str, student_file: Path) -> Path:

@@ -109,6 +109,10 @@ def test_each_entry_gets_exactly_its_score(catalogue, entry):
         verdict = next(v for v in got.grade.verdicts if v.test.key == key)
         shown = next(t["output"] for t in got.results["tests"] if t["name"] == verdict.test.name)
         assert (verdict.hint and verdict.hint.key, words in shown) == (hint, True), f"{entry}, {key}: not hint {hint!r} with {words!r}:\n{shown}"
+    pinned = EXPECTED[entry].get("hint", {})
+    unpinned = [(v.test.key, v.hint) for v in got.grade.verdicts if v.test.key in GRADED and v.passed and v.hint
+                and v.test.key not in pinned]  # a warning given where none is pinned: every one is pinned
+    assert unpinned == [], f"{entry}: warnings the catalogue does not expect: {unpinned}"
     assert got.results["score"] == sum(EXPECTED[entry][key] for key in GRADED)
     assert got.seconds < HANG_SECONDS, f"{entry} took {got.seconds:.1f} s to grade"
 
@@ -144,6 +148,51 @@ def test_a_program_that_does_not_end_loses_a_test_only_where_the_rubric_says_it_
     assert "did not end by itself after the exchange" in verdicts["client2_answers"].output
     assert (verdicts["together"].passed, verdicts["together"].hint.key) == (True, "does-not-end")
     assert "**Warning:**" in verdicts["together"].output
+    assert all("It was busy, still looping" in verdicts[key].output for key in ("client2_answers", "together"))
+
+
+def test_two_programs_that_wait_on_each_other_lose_together_only_where_the_rubric_says_it_must_end():
+    """Each loops until None: right alone, but once client1 has gone each waits for the other, for ever."""
+    strict = replace(rubric.load(), tests=tuple(replace(test, must_end=test.key == "together")
+                                                for test in rubric.load().tests))
+    graded = grading.grade([CATALOGUE / "correct_both_loop_until_none"], strict)
+    verdicts = {v.test.key: v for v in graded.verdicts}
+    assert graded.score == 80
+    assert (verdicts["together"].passed, verdicts["together"].hint.key) == (False, "wait-on-each-other")
+    assert "in a real run neither would ever end" in verdicts["together"].output
+
+
+# client2 with no None check that prints 64 KiB each time round: it reaches a 1 MiB limit on output after 16
+# rounds, soon after the exchange on any machine, as a fast machine reached 64 MiB with utils2's old lines.
+PRINTS_IN_A_LOOP = """
+while True:
+    msg = client.receive_message()
+    print(msg, "." * 65536)
+    if msg == Message.Ping:
+        client.send_message(Message.Pong)
+"""
+
+
+def test_a_program_stopped_by_a_limit_after_the_exchange_did_not_end_and_is_warned_so(tmp_path):
+    """Whether a program that loops after the exchange is stopped at the end of its time or by a limit
+    it reached first depends on the machine's speed: the warning it gets must not."""
+    from conftest import fill  # noqa: PLC0415 - the suite's own helper
+
+    submission = tmp_path / "prints"
+    submission.mkdir()
+    (submission / "server_student.py").write_bytes((SOLUTION / "server_student.py").read_bytes())
+    text = fill((FOLDER / "client2_student.py").read_text(encoding="utf-8"), PRINTS_IN_A_LOOP)
+    (submission / "client2_student.py").write_text(text, encoding="utf-8")
+    tight = replace(rubric.load(), limits=replace(rubric.load().limits, file_mib=1))
+    graded = grading.grade([submission], tight)
+    verdicts = {v.test.key: v for v in graded.verdicts}
+    assert graded.score == 100
+    limited = sorted(concern.detail for concern in graded.concerns if concern.kind == "limit")
+    assert limited == [f"client2 wrote more than 1 MiB (to a file, or printed) ({scene} scene)"
+                       for scene in ("client2", "together")], graded.concerns
+    for key in ("client2_answers", "together"):
+        assert verdicts[key].hint.key == "does-not-end", verdicts[key].output
+        assert "It was busy, still looping" in verdicts[key].output, verdicts[key].output
 
 
 def test_a_server_gone_before_the_harness_connects_is_still_graded(monkeypatch):

@@ -53,7 +53,7 @@ def test_a_traceback_only_words_the_hint_of_a_check_that_failed_on_the_frames():
 
 def test_a_program_stopped_after_the_exchange_is_warned_and_one_that_ended_is_not():
     assert advice.ending([advice.Seen("client2", 0)], 1.0) is None
-    warned = advice.ending([advice.Seen("server", None, at_end="ready")], 1.0)
+    warned = advice.ending([advice.Seen("server", None, at_stop="ready")], 1.0)
     assert warned.key == "does-not-end" and "server.receive_message() returns None" in warned.text
 
 
@@ -139,13 +139,34 @@ def test_a_send_that_failed_because_the_other_program_had_left_is_that_programs_
 
 
 def test_the_warning_for_a_program_that_does_not_end_says_what_it_was_doing():
-    sleeping = advice.ending([advice.Seen("client2", None, at_end="sleeping")], 1.0)
+    sleeping = advice.ending([advice.Seen("client2", None, at_stop="sleeping")], 1.0)
     assert "It was sleeping" in sleeping.text and "once it has sent its Pong" in sleeping.text
     assert "loop" not in sleeping.text  # a client2 that answers, then time.sleep(2), has no loop
-    busy = advice.ending([advice.Seen("server", None, at_end="busy")], 1.0)
+    busy = advice.ending([advice.Seen("server", None, at_stop="busy")], 1.0)
     assert "still looping" in busy.text and "(if msg is None: break)" in busy.text
     unknown = advice.ending([advice.Seen("client2", None)], 1.0)  # check.py on macOS or Windows
     assert "If you loop" in unknown.text
+
+
+def test_the_warning_is_said_from_what_the_program_did_when_stopped_not_when_the_others_hung_up():
+    """A loop with no None check waits until the hang-up and spins after it; a program stopped by a limit
+    did not end either, whether a fast machine reached the limit first or not."""
+    spun = advice.ending([advice.Seen("client2", None, at_end="ready", at_stop="busy")], 1.0)
+    assert "It was busy, still looping" in spun.text
+    limited = advice.ending([advice.Seen("client2", 1, "OSError: [Errno 27] File too large", at_stop="busy")], 1.0)
+    assert limited == spun
+    assert advice.ending([advice.Seen("client2", 1, "ConnectionError: ...")], 1.0) is None  # it ended, if badly
+
+
+def test_two_programs_stopped_while_both_waited_are_told_they_waited_on_each_other():
+    """Both loop until None: once client1 has gone, the server waits for client2 and client2 for the server."""
+    both = [advice.Seen("server", None, at_stop="ready"), advice.Seen("client2", None, at_stop="ready")]
+    told = advice.ending(both, 1.0)
+    assert told.key == "wait-on-each-other" and "in a real run neither would ever end" in told.text
+    assert "for instance your client2, once it has sent its Pong" in told.text
+    # One that waited on one that slept: the sleeper is the one to fix.
+    slept = advice.ending([both[0], advice.Seen("client2", None, at_stop="sleeping")], 1.0)
+    assert slept.key == "does-not-end" and slept.text.startswith("Your client2") and "It was sleeping" in slept.text
 
 
 def test_a_pong_answering_a_ping_the_server_made_up_is_told_to_pass_on_only_what_it_received():

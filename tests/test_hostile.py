@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, report
-from autograder.handout import ROOT, SOLUTION, STUDENT_FILES
+from autograder import accounts, report, skeleton
+from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
 
@@ -52,6 +52,7 @@ class Entry:
     score_not_root: float | None = None  # when it differs
     root_only: bool = False
     crowds: bool = False  # runs as many processes as it may: not root, graded alone (see NOT_ROOT below)
+    start_from: Path = SOLUTION  # the files the prelude goes on top of
 
 
 CATALOGUE = {
@@ -67,6 +68,8 @@ CATALOGUE = {
     "kills_its_parent": Entry(BOTH, 100, score_not_root=0),
     "kills_everything": Entry(BOTH, 100, root_only=True),
     "leaves_ipc": Entry(CLIENT2, 100, root_only=True),  # not root, what it makes is the user's own
+    # On the skeletons, which hold no answer: whatever answer it finds, the grader left it open.
+    "walks_everywhere": Entry(CLIENT2, 0, HANGING, start_from=FOLDER),
 }
 
 
@@ -81,16 +84,43 @@ class Graded:
     token: str  # what its fake results carry
 
 
-def build(name: str, entry: Entry, folder: Path, token: str, results: Path, root: Path = ROOT) -> None:
-    """The submission: the solution's two files, the prelude at the top of those it goes into; `root` is
-    where the grader's source is (the image test's differs from this checkout)."""
+# Where walks_everywhere looks besides the checkout ("~": every home folder). A machine the test has to
+# itself (the image test's container) is walked whole; on the suite's, other people's clones and copies
+# are not the grader's to close, so there it walks where the grader writes: see grade().
+EVERYWHERE = ("/autograder", "/home", "~", "/var/tmp", "/dev/shm", "/tmp")
+
+
+def build(name: str, entry: Entry, folder: Path, token: str, results: Path, root: Path = ROOT,
+          tops: tuple[str, ...] = EVERYWHERE) -> None:
+    """The submission: the two files of `entry.start_from`, the prelude at the top of those it goes into;
+    `root` is where the grader's source is (the image test's differs from this checkout), `tops` where
+    walks_everywhere looks."""
     prelude = (HOSTILE / f"{name}.py").read_text(encoding="utf-8")
     prelude = prelude.replace("@ROOT@", str(root)).replace("@TOKEN@", token).replace("@RESULTS@", str(results.parent))
+    prelude = prelude.replace("@MARKS@", ",".join(region.encode().hex() for region in regions()))
+    prelude = prelude.replace("@TOPS@", ",".join(tops))
     folder.mkdir(parents=True)
     for student_file in STUDENT_FILES:
-        text = (SOLUTION / student_file).read_text(encoding="utf-8")
+        text = (entry.start_from / student_file).read_text(encoding="utf-8")
         (folder / student_file).write_text(prelude + "\n" + text if student_file in entry.into else text,
                                            encoding="utf-8")
+
+
+def regions() -> list[str]:
+    """The reference regions, each as a file holding it verbatim holds it."""
+    return [skeleton.split((SOLUTION / name).read_text(encoding="utf-8")).region.strip("\n") for name in STUDENT_FILES]
+
+
+def walk_trouble(said: str) -> list[str]:
+    """What is wrong in what walks_everywhere said: an answer found, a walk cut short or not said at
+    all, or an answer in the feedback itself."""
+    found = [place for line in re.findall(r"^FOUND \d+: (.*)$", said, re.MULTILINE) for place in line.split(" | ")]
+    trouble = [f"an answer can be read at {place}" for place in found]
+    walked = re.findall(r"^WALKED: .*; complete: (\w+)$", said, re.MULTILINE)
+    if not walked or any(complete != "yes" for complete in walked):
+        trouble.append(f"the walk was cut short or said nothing: {walked}")
+    trouble += ["the feedback holds an answer" for region in regions() if region in said][:1]
+    return trouble
 
 
 def grade(name: str, entry: Entry, work: Path) -> Graded:
@@ -99,7 +129,8 @@ def grade(name: str, entry: Entry, work: Path) -> Graded:
     results = work / name / "results" / "results.json"
     results.parent.mkdir(parents=True)
     results.parent.chmod(0o755)  # open to read, as a careless setup might leave it; never to write
-    build(name, entry, work / name / "submission", token, results)
+    # The grader's temporary folder (TMPDIR, below) and its home: where it may write, but in the checkout.
+    build(name, entry, work / name / "submission", token, results, tops=(str(base), str(Path.home())))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(work / name / "submission"),
@@ -153,6 +184,15 @@ def test_the_solution_cannot_be_read(graded):
     said = everything_said(graded["reads_the_solution"].results)
     assert re.search(r"^STOLEN-FAILED: .*Permission denied", said, re.MULTILINE), said  # it tried; its output is shown
     assert not re.search(r"^STOLEN: ", said, re.MULTILINE), said
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="not root, student code runs as the user who can read everything")
+def test_the_answers_can_be_read_nowhere(graded):
+    """Not a list of secrets to try: a walk of the checkout and wherever the grader writes, as the
+    sandbox user, opening every file, zip member and git object it may (the image test walks all)."""
+    said = everything_said(graded["walks_everywhere"].results)
+    assert "WALKED: " + str(ROOT) in said, said  # it found the checkout, and walked it first
+    assert walk_trouble(said) == [], said
 
 
 def test_a_fake_results_file_is_never_taken(graded, tmp_path_factory):
@@ -267,7 +307,8 @@ def test_grading_as_an_ordinary_user_works_with_limits_and_says_so_once():
     if python is None:
         pytest.skip("no Python 3.11 or newer that nobody may run")
     copy = open_folder("pingpong-not-root-")
-    copy.chmod(0o755)  # Python lists a folder to import from it
+    os.chown(copy, nobody.uid, nobody.gid)  # nobody's alone: it holds the solution
+    copy.chmod(0o700)
     work = copy / "work"
     try:
         for folder in ("autograder", "assignment", "solution"):

@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, rubric, sandbox, scene as scenes, warden
-from autograder import handout
-from autograder.handout import ROOT, SOLUTION
+from autograder import accounts, handout, rubric, sandbox, scene as scenes, warden
+from autograder.handout import ROOT
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
 
@@ -131,11 +131,26 @@ print(pwd.getpwuid(os.getuid()).pw_name, os.getgroups(), oct(stat.S_IMODE(info.s
 
 
 @needs_root
-@pytest.mark.parametrize("secret", [SOLUTION / "server_student.py", ROOT / "autograder" / "sandbox.py"],
-                         ids=["solution", "grader"])
-def test_the_grader_and_the_solution_are_closed_to_student_programs(place, secret):
-    result = run(place, f"open({str(secret)!r}).read()\n")
+@pytest.mark.parametrize("inside", ["solution/server_student.py", "autograder/sandbox.py", "README.md",
+                                    "tests/catalogue/expected.toml", "."])
+def test_the_checkout_is_closed_to_student_programs_all_of_it(place, inside):
+    path = str(ROOT / inside)
+    result = run(place, f"import os\nos.listdir({path!r}) if os.path.isdir({path!r}) else open({path!r}).read()\n")
     assert "PermissionError" in result.traceback, result
+
+
+@needs_root
+def test_a_batchs_folder_is_closed_while_it_runs_and_a_shared_one_refused(tmp_path):
+    out, shared = tmp_path / "out", tmp_path / "shared"
+    for folder, mode in ((out, 0o755), (shared, 0o1777)):
+        folder.mkdir()
+        folder.chmod(mode)
+    with accounts.closed(out):
+        assert stat.S_IMODE(out.stat().st_mode) == 0o750
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755  # given back: pages the instructor and TAs read
+    with pytest.raises(accounts.SandboxError, match="shared by every user"), accounts.closed(shared):
+        pass
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
 
 
 def test_what_a_program_prints_is_kept_head_and_tail_without_stalling_it(place):

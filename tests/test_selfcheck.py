@@ -122,9 +122,13 @@ def test_the_self_check_gives_the_autograders_verdicts_on_the_catalogue(tmp_path
         assert "The autograder also checks" in done.stdout.strip().splitlines()[-1], name
         if mine != theirs:
             differ.append(f"{name}: check.py {mine}, autograder {theirs}\n{done.stdout}")
-        for test, (_, words) in EXPECTED.get(name, {}).get("hint", {}).items():  # the autograder's words, too
+        pinned = EXPECTED.get(name, {}).get("hint", {})
+        for test, (_, words) in pinned.items():  # the autograder's words, too
             if words not in _said(done.stdout, test):
                 differ.append(f"{name}: check.py does not say {words!r} for {test}:\n{done.stdout}")
+        for test in set(CHECKED.values()) - set(pinned):  # and a warning only where the autograder gives one
+            if name in EXPECTED and "Warning:" in _said(done.stdout, test):
+                differ.append(f"{name}: check.py warns for {test}, where the autograder does not:\n{done.stdout}")
     assert differ == [], "\n\n".join(differ)
     passes = {name for name, mine, _, _ in results if all(mine.values())}
     assert "solution" in passes or "correct" in passes

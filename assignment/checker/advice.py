@@ -42,6 +42,14 @@ class Seen:
     returncode: "int | None"  # None: still running at the end, so it was stopped
     traceback: str = ""
     at_end: str = ""  # when the run was hung up: waiting.py's "ready", "busy" or "sleeping", or "gone"; "" unknown
+    # Stopped, not having ended by itself (or, in the autograder, stopped by a limit it went over): what it was
+    # doing then, "ready", "busy" or "sleeping" ("busy" for a limit, reached by working); "" if it ended, or unknown
+    at_stop: str = ""
+
+    @property
+    def stopped(self):
+        """It did not end by itself: it was stopped (by the end of the run, or by a limit)."""
+        return self.returncode is None or bool(self.at_stop)
 
     @property
     def crashed(self):
@@ -329,10 +337,21 @@ def after_the_stop(program, out_of_time):
 
 
 def ending(programs, seconds):
-    """A warning for a run that passed: a program of yours that did not end by itself after the exchange."""
-    program = next((p for p in programs if p.returncode is None), None)
-    if program is None:
+    """A warning for a run that passed: a program of yours that did not end by itself after the exchange.
+
+    Said from what it was doing when it was stopped, not when the others hung up: a loop with no None check
+    waits until then, and spins after."""
+    stopped = [p for p in programs if p.stopped]
+    if not stopped:
         return None
+    if len(stopped) > 1 and all(p.at_stop == WAITING for p in stopped):
+        return Advice("wait-on-each-other", "Your server and your client2 waited on each other after the exchange: "
+                    "once client1 had gone, your server was waiting for client2 (for a message, or for it to close "
+                    "its connection) and your client2 for the server, so in a real run neither would ever end. Both "
+                    "were stopped after {:g} s. One of them has to end first: for instance your client2, once it has "
+                    "sent its Pong (then your server's receive_message() returns None, as both clients have gone, "
+                    "and it can end too).".format(seconds))
+    program = next((p for p in stopped if p.at_stop != WAITING), stopped[0])  # what the others waited on, if any
     none = ("server.receive_message() returns None once both clients have gone" if program.name == "server"
             else "client.receive_message() returns None once the server has closed the connection")
     done = "once it has forwarded the Pong" if program.name == "server" else "once it has sent its Pong"
@@ -342,7 +361,7 @@ def ending(programs, seconds):
         BUSY: "It was busy, still looping. {}: end your loop then (if msg is None: break).".format(none),
         SLEEPING: "It was sleeping (time.sleep, or a wait with a timeout): your program is done {}, so let it end "
                   "there, without sleeping or waiting after it.".format(done),
-    }.get(program.at_end, "Your program is done {}: let it end there. If you loop, {}: end your loop then "
-                          "(if msg is None: break).".format(done, none))
-    return Advice("does-not-end", "Your {} did not end by itself after the exchange: it was still running {:g} s after "
-                "the others had hung up, and was stopped. {}".format(program.name, seconds, how))
+    }.get(program.at_stop, "Your program is done {}: let it end there. If you loop, {}: end your loop then "
+                           "(if msg is None: break).".format(done, none))
+    return Advice("does-not-end", "Your {} did not end by itself after the exchange, so it was stopped (a program "
+                "gets {:g} s to end once the others have hung up). {}".format(program.name, seconds, how))

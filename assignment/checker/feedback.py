@@ -56,8 +56,11 @@ def runs(trace):
 
 
 def seen(trace):
-    """Your programs of the scene as advice.hint takes them."""
-    return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""))
+    """Your programs of the scene as advice.hint takes them. One stopped by a limit did not end by itself
+    either: it was busy (a limit is reached by working), and only a machine's speed decides whether it
+    reaches it before the scene stops it."""
+    return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""),
+                        run.at_stop if run.killed else "" if run.ended_by_itself else advice.BUSY)
             for name, run in runs(trace)]
 
 

@@ -11,8 +11,10 @@ cleanup), which keeps the same few promises:
     hands_over                      can a listening socket be passed to a program
                                     (`fds`)? If not, a server binds its port itself
     state(program, connections)     waiting.py's answer for the program
-    stop_all(programs, grace)       give them `grace` s to end by themselves (one
-                                    deadline for all), stop the rest; a Run each
+    stop_all(programs, grace, look) give them `grace` s to end by themselves (one
+                                    deadline for all), then ask look(program) what
+                                    each still running is doing (all of them, before
+                                    any is stopped), stop those; a Run each
 
 and a Program has `name`, `pid`, `exited()` (its own process has ended) and
 `tree()` (its live processes: itself, and all it started that still runs).
@@ -60,6 +62,12 @@ class Run:
     stdout: Output
     stderr: Output
     limit: str = ""  # a limit it went over, in plain words (the autograder's limits), or ""
+    at_stop: str = ""  # killed: what it was doing when stopped ("busy", ...; see advice.Seen.at_stop)
+
+    @property
+    def ended_by_itself(self):
+        """Neither stopped by the scene nor by a limit it went over (whose error it may have caught)."""
+        return not self.killed and not (self.limit and self.returncode != 0)
 
     @property
     def crashed(self):
@@ -138,8 +146,9 @@ class Program:
                 found.add(int(entry))
         return found
 
-    def stop(self, grace):
-        """Wait up to `grace` s for it to end, then stop it and all it started; what it did."""
+    def stop(self, grace, doing=""):
+        """Wait up to `grace` s for it to end, then stop it and all it started; what it did.
+        `doing`: what it was doing just before, if it is stopped."""
         if self.run is None:
             killed = False
             try:
@@ -155,7 +164,8 @@ class Program:
                 pass
             self.process.wait()
             out, err = (_kept(stream) for stream in self.outputs)
-            self.run = Run(self.name, None if killed else self.process.returncode, killed, out, err)
+            self.run = Run(self.name, None if killed else self.process.returncode, killed, out, err,
+                           at_stop=doing if killed else "")
         return self.run
 
 
@@ -186,6 +196,12 @@ class Processes:
         return waiting.state(program.tree(), connections)
 
     @staticmethod
-    def stop_all(programs, grace):
+    def stop_all(programs, grace, look=None):
         end = time.monotonic() + grace
-        return [program.stop(end - time.monotonic()) for program in programs]
+        for program in programs:
+            try:
+                program.process.wait(timeout=max(0.0, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        doing = {program.name: look(program) for program in programs if look is not None and not program.exited()}
+        return [program.stop(0.0, doing.get(program.name, "")) for program in programs]

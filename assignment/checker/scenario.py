@@ -103,6 +103,7 @@ def _together(files, limits, start, halt):
     scene = Scene(limits, start, halt)
     listening, tapping = scene.listener(), scene.listener()
     port = listening.getsockname()[1]
+    client1 = None
     try:
         try:  # side by side: the two start-ups are most of the scene's time
             server, client2 = scene.start_all([
@@ -121,7 +122,8 @@ def _together(files, limits, start, halt):
         scene.settle()
     finally:
         scene.stop_listening(tapping)
-        runs = scene.close(limits.exit_seconds)
+        # Once the Pong is back, client1 ends (as client1.py does); the server and client2 must end by themselves.
+        runs = scene.close(limits.exit_seconds, relay=client1 is not None and client1.received[:1] == ["Pong"])
     return _trace("together", scene, runs)
 
 

@@ -442,14 +442,23 @@ class Scene:
 
     # --- ending ---------------------------------------------------------------
 
-    def close(self, grace):
+    def _doing(self, program):
+        """What a program that has not ended is doing: at the hang-up (for a hint), and when it is stopped
+        (for the warning it gets, see advice.ending); "" where waiting cannot be seen."""
+        return self.start.state(program, self._connections(program)) if self.sees_waiting else ""
+
+    def close(self, grace, relay=False):
         """Hang up every referee socket, give programs `grace` s to end (none if halted), stop them;
-        a programs.Run for each."""
+        a programs.Run for each.
+
+        `relay`: the exchange is over, and the roles the referee plays leave as the reference programs
+        would (client1 ends with the Pong), but a tap is a wire between two of your programs: it goes
+        on relaying, so two that wait on each other are still waiting, as in a real run, when stopped.
+        """
         self.out_of_time = not self.halted and time.monotonic() >= self.deadline
         for name, program in self.programs.items():
             gone = program.exited() and not program.tree()
-            self.at_end[name] = "gone" if gone else self.start.state(program, self._connections(program)) \
-                if self.sees_waiting else ""
+            self.at_end[name] = "gone" if gone else self._doing(program)
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for link in list(self.links):
@@ -459,9 +468,18 @@ class Scene:
                 if seen == waiting.BUSY and waiting.hides(link.program.tree()):
                     seen = HIDDEN
                 self.undelivered[link.program.name] = seen
-            self._closed(link)
+            if not (relay and link.partner is not None):
+                self._closed(link)
         programs = list(self.programs.values())
-        runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace)))
+        try:
+            if relay and not self.halted:
+                self.deadline = time.monotonic() + grace
+                self.wait(lambda: all(program.exited() for program in programs))
+                grace = 0.0
+        finally:
+            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace, self._doing)))
+        for link in list(self.links):
+            self._closed(link)
         for fd in self.pidfds:
             os.close(fd)
         self.selector.close()

@@ -40,8 +40,10 @@ GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "to
 # Catalogue entries, besides the solution and the skeleton: a hang, crashes, cheats, a raw socket.
 ENTRIES = ("both_wait_forever", "client2_crashes", "server_forwards_only_the_ping", "cheat_server_forges_the_pong",
            "cheat_client2_pong_before_ping", "correct_client2_raw_socket")
-# Hostile ones: a fork flood, a memory hog, results tampering, reading the solution, a daemon, kill -1.
-HOSTILE = ("fork_bomb", "gigabytes", "fake_results", "reads_the_solution", "daemon", "kills_everything")
+# Hostile ones: a fork flood, a memory hog, results tampering, reading the solution, a daemon, kill -1,
+# and a walk of the whole container for the answers (it must find none).
+HOSTILE = ("fork_bomb", "gigabytes", "fake_results", "reads_the_solution", "daemon", "kills_everything",
+           "walks_everywhere")
 ROOT_IN_IMAGE = "/autograder"
 CAP_SYS_PTRACE = 19
 
@@ -215,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             wrong = [] if got == case.expected else ["DIFFERS"]
             if case.never_says and case.never_says in said:
                 wrong.append(f"its results say {case.never_says.strip()!r}")
+            if case.name == "hostile/walks_everywhere":
+                wrong += test_hostile.walk_trouble(said)
             if case.never_leaves and holding(box.upper, case.never_leaves):
                 wrong.append(f"it left {', '.join(holding(box.upper, case.never_leaves))}")
             print(f"{case.name:40} expected {case.expected:>5g}  got {got!s:>5}  {run.seconds:5.1f} s  "
