@@ -3,9 +3,10 @@
 # the autograder's image (see docs/gradescope.md).
 #
 # - A virtual environment at $AUTOGRADER_ROOT/venv gets grading's pinned
-#   requirements, and the grader is compiled to bytecode: Ubuntu 24.04's system Python refuses `pip install`, and a
-#   venv works the same on every image. It sits outside source/ because the
-#   sandbox user may need to run its Python, and source/ is closed to it.
+#   requirements, and the grader is compiled to bytecode: a system Python may
+#   refuse `pip install` (Debian 12's does: PEP 668), and a venv works the
+#   same whatever the image. It sits outside source/ because the sandbox
+#   user may need to run its Python, and source/ is closed to it.
 # - The unprivileged user student programs run as, pingpong-student, is
 #   created if missing.
 # - source/ (which holds the reference solution) is closed to other users,
@@ -14,7 +15,9 @@
 #   of it keep ordinary permissions.
 #
 # Safe to run twice. AUTOGRADER_ROOT (default /autograder) lets the whole flow
-# run anywhere; the test suite uses it.
+# run anywhere, and PYTHON (default python3) choose the grader's Python; the
+# test suite uses both. What has run this script, on which images and Pythons:
+# docs/gradescope.md, "Which images and Pythons have been run".
 set -euo pipefail
 
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,10 +41,10 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
-# Python 3.10 or newer: Ubuntu 22.04's python3 is 3.10, 24.04's is 3.12.
+# Python 3.10 or newer: that of Gradescope's Ubuntu 22.04 image is 3.10.
 command -v "$PYTHON" >/dev/null 2>&1 || apt_install python3 python3-venv
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
-    say "the grader needs Python 3.10 or newer; $PYTHON is $("$PYTHON" -V 2>&1). Choose the Ubuntu 22.04 (or newer) base image." >&2
+    say "the grader needs Python 3.10 or newer; $PYTHON is $("$PYTHON" -V 2>&1). Choose the Ubuntu 22.04 base image." >&2
     exit 1
 fi
 

@@ -25,7 +25,6 @@ folder is its user's alone.
 from __future__ import annotations
 
 import fcntl
-import getpass
 import os
 import pwd
 import stat
@@ -69,9 +68,18 @@ def caveats() -> tuple[str, ...]:
     """What a grade should say about who ran its programs: said once, when not sandboxed."""
     if as_root():
         return ()
-    me = getpass.getuser()
+    me = _me()
     return (f"Student code ran as {me}, the user running the grader, with limits but without a sandbox user "
             f"(that needs root): it could read and change what {me} can.",)
+
+
+def _me() -> str:
+    """Who we run as, by our user id: getpass.getuser() believes $USER first, which setpriv leaves as
+    it was (root's, say), and fails for an id with no account (as in some containers)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"user {os.getuid()}"
 
 
 def user_name(slot: int) -> str:

@@ -29,8 +29,8 @@ class Concern:
 
 CONCERNS = {  # kind -> what it means, as the course report says it
     "limit": "a program went over a limit",
-    "slept": "a program waited on something other than its connection (asleep, a timer, a pipe) while a message "
-             "waited for it",
+    "slept": "a program could wake by itself (asleep, a timer, a timeout) or waited on something other than its "
+             "connection, while a message waited for it",
     "hid": "a program hid what it waited in",
     "outside": "code outside the regions was changed",
     "missing": "a file is missing, or could not be run",
@@ -96,8 +96,10 @@ def _concerns(taken: intake.Intake, traces: dict[str, scene.Trace], verdicts: tu
     for played, trace in traces.items():
         found += [Concern("limit", f"{name} {run.limit} ({played} scene)")
                   for name, run in trace.runs.items() if run.limit]
-        found += [Concern(held[state], f"{name}, in the {played} scene")
-                  for name, state in trace.undelivered.items() if state in held]
+        for name, state in trace.undelivered.items():
+            if state in held:
+                why = getattr(state, "why", "")  # what was seen (waiting.State), if it was seen
+                found.append(Concern(held[state], f"{name}, in the {played} scene" + (f": {why}" if why else "")))
     found += [Concern("outside", v.hint.text) for v in verdicts if v.test.key == "outside_unchanged" and v.hint]
     return tuple(found)
 

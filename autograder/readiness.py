@@ -1,16 +1,16 @@
 """Is a student program ready for a message? Asked of the kernel, not the program.
 
 The harness hands a student program a message only once it is waiting for
-one: every thread blocked on its connections (or on another of its
-threads or child processes), none running, none in a wait that anything else ends (a program
-that sleeps and then sends a Pong it was never asked for is not waiting
-for a Ping). The answer, READY, BUSY or SLEEPING, is read from
-/proc by the handout's `waiting.py`, so the students' self-check waits
-exactly as the grader does. Linux only; elsewhere every program is BUSY and
-the harness falls back on its time bound.
+one: when none of its threads can wake up by itself (a program that sleeps
+and then sends a Pong it was never asked for is not waiting for a Ping; the
+rule is stated once, in the handout's `waiting.py`). The answer, READY,
+BUSY or SLEEPING, with what was seen in words for the hint, is read from
+/proc by `waiting.py`, so the students' self-check waits exactly as the
+grader does. Linux only; elsewhere every program is BUSY and the harness
+falls back on its time bound.
 
-What a thread waits in (/proc/PID/task/TID/syscall) the kernel shows only
-to whom may trace it. Root in a container usually may not trace another
+What a thread waits in (/proc/PID/task/TID/syscall, and the files and
+timers it names) the kernel shows only to whom may trace it. Root in a container usually may not trace another
 user's process: Docker leaves out CAP_SYS_PTRACE. The referee then sees
 only that a thread is blocked, and a sandboxed program that sleeps would
 look as if it waited. So, there, the thread that asks takes on the

@@ -80,7 +80,7 @@ def _read(path: Path) -> str:
 def toml():
     """This Python's TOML reader, imported only when a file must be read as TOML (see below)."""
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # novermin: 3.11 and newer only, as the line above says
     else:  # Gradescope's Ubuntu 22.04 has Python 3.10
         import tomli as tomllib
     return tomllib

@@ -4,13 +4,11 @@ Each exchange must finish by itself, every program exiting 0, and the lines
 printed must tell the four steps of the exchange in order.
 """
 
-import glob
 import itertools
-import os
-import shutil
-import subprocess
 
 import pytest
+
+from pythons import find_python
 
 BRIEF_ORDER = ("server", "client2", "client1")
 ORDERS = list(itertools.permutations(BRIEF_ORDER))
@@ -78,34 +76,9 @@ def test_handout_programs_in_the_briefs_order(launcher, student_folder):
     assert programs["client1"].lines[-1] == "client1: the Ping went round and came back as a Pong. Done."
 
 
-def find_python38():
-    """(a Python 3.8 that runs, None) or (None, why there is none)."""
-    candidates = []
-    on_path = shutil.which("python3.8")
-    if on_path:
-        candidates.append(on_path)
-    # pyenv puts a shim on PATH that refuses to run unless 3.8 is selected;
-    # the interpreter itself is in pyenv's versions folder.
-    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates += sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.8*", "bin", "python3.8")))
-    if not candidates:
-        return None, "no python3.8 on PATH"
-    for candidate in candidates:
-        try:
-            probe = subprocess.run(
-                [candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                capture_output=True, text=True, timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0 and probe.stdout.strip() == "(3, 8)":
-            return candidate, None
-    return None, "python3.8 found ({}) but none of them runs".format(", ".join(candidates))
-
-
 @pytest.fixture(scope="session")
 def python38() -> str:
-    path, why = find_python38()
+    path, why = find_python("3.8")
     if path is None:
         pytest.skip(why)
     return path

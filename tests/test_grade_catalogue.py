@@ -32,10 +32,12 @@ GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "to
 INFORMATIONAL = ("files_present", "outside_unchanged")
 WORKERS = 8  # gradings at once: most of a grading is waiting, and a hang waits a whole scene
 HANG_SECONDS = 15.0  # a grading where both programs hang takes about 6 s; the issue asks for well under 30
-# Entries whose verdict once hung on timing: graded again and again, they must not waver.
+# Entries whose verdict once hung on timing, and the programs of issue 25 (100 on every run): graded again
+# and again, they must not waver.
 TRICKY = ("cheat_client2_pong_before_ping", "cheat_server_forges_the_pong", "cheat_server_echoes",
           "cheat_client2_two_pongs", "solution", "cheat_client2_pong_then_exits_at_once",
-          "cheat_server_forwards_the_ping_twice", "cheat_client2_spins_then_pongs", "cheat_client2_timer_pongs")
+          "cheat_server_forwards_the_ping_twice", "cheat_client2_spins_then_pongs", "cheat_client2_timer_pongs",
+          "correct_client2_asyncio_run_in_executor", "correct_client2_selector_and_a_socketpair")
 REPEATS = 5
 
 
@@ -212,7 +214,8 @@ def test_a_server_gone_before_the_harness_connects_is_still_graded(monkeypatch):
 # another user's thread waits in, unless it asks as that user (see autograder/readiness.py): before it
 # did, a client2 that slept and then sent a Pong scored 100 there.
 UNTRACED = ("solution", "cheat_client2_sleeps_then_pongs", "cheat_client2_timer_pongs",
-            "cheat_client2_hides_then_sleeps_then_pongs", "cheat_client2_waits_on_a_nested_epoll_then_pongs")
+            "cheat_client2_hides_then_sleeps_then_pongs", "cheat_client2_waits_on_a_nested_epoll_then_pongs",
+            "correct_client2_asyncio_run_in_executor", "cheat_client2_selector_alarm_pongs")
 # Gone from the bounding set, CAP_SYS_PTRACE is gone from what root's next program may have.
 WITHOUT_PTRACE = """
 import ctypes, os, sys
@@ -251,6 +254,7 @@ def test_where_sock_diag_cannot_be_asked_any_tcp_socket_counts_as_a_connection(m
     """Without Linux's sock_diag the harness cannot name a program's ends of its connections: honest
     programs still get every point, and a wait on a socketpair (no TCP) still ends by the clock."""
     monkeypatch.setattr(waiting, "_ASKED", [False])
-    entries = ("solution", "correct_client2_raw_socket_with_a_timeout", "cheat_client2_waits_on_a_socketpair_then_pongs")
+    entries = ("solution", "correct_client2_raw_socket_with_a_timeout", "correct_client2_asyncio_run_in_executor",
+               "cheat_client2_waits_on_a_socketpair_then_pongs")
     for name, got in zip(entries, grade_all([CATALOGUE / name for name in entries])):
         assert got.scores() == deserved(name), name

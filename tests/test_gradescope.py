@@ -1,11 +1,11 @@
 """Gradescope, played end to end on this machine, against the built bundle.
 
-What Gradescope does, step by step: unzip `autograder.zip` into
-`$AUTOGRADER_ROOT/source`, run `setup.sh` there once, then for each
-submission unzip the student's upload into `submission/`, copy
-`run_autograder` to the root and run it from the root; the grade is
-`results/results.json`. Here AUTOGRADER_ROOT is a temporary folder, and the
-results must be those of grading the same upload locally.
+The image is made as Gradescope makes it (tests/gradescope_image.py says
+how), with this machine's `python3` as setup.sh finds it, and with each
+Python Gradescope's images may have, from PATH or pyenv: 3.10 (the
+python3 of its Ubuntu 22.04 image) and 3.11. Every results file
+must be Gradescope's format (tests/gradescope_results.py), and hold the
+results of grading the same upload locally.
 """
 
 from __future__ import annotations
@@ -17,117 +17,52 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
-import time
 import zipfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+import pythons
 from autograder import bundle, grading, report, rubric
 from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+from gradescope_image import KINDS, SETUP_SECONDS, Gradescope, build, environment, interpreter, open_root
 
 from conftest import fill
+from test_grade_catalogue import CATALOGUE, deserved
 
 SANDBOX_USER = "pingpong-student"
-SETUP_SECONDS = 300  # pip on a slow mirror; it takes 5-20 s
-RUN_SECONDS = 120  # run_autograder's whole run; grading takes a few seconds
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="Gradescope runs setup.sh as root; only root can create "
                                                      f"{SANDBOX_USER} or run a program as that user")
-
-# What Gradescope accepts in results.json (the parts we write).
-RESULTS_SCHEMA = {
-    "type": "object",
-    "required": ["score", "tests", "output", "output_format", "execution_time"],
-    "properties": {
-        "score": {"type": "number", "minimum": 0},
-        "execution_time": {"type": "number", "minimum": 0},
-        "output": {"type": "string"},
-        "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-        "tests": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name", "score", "max_score", "status", "output", "visibility"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "score": {"type": "number"},
-                    "max_score": {"type": "number"},
-                    "status": {"enum": ["passed", "failed"]},
-                    "output": {"type": "string"},
-                    "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-                    "visibility": {"enum": ["visible", "hidden", "after_due_date", "after_published"]},
-                },
-            },
-        },
-    },
-}
-
-
-def unzip(archive: Path, dest: Path) -> None:
-    """Unzip as Gradescope does: files keep the permissions the zip records."""
-    with zipfile.ZipFile(archive) as zipped:
-        for info in zipped.infolist():
-            path = Path(zipped.extract(info, dest))
-            mode = (info.external_attr >> 16) & 0o777
-            if mode and not info.is_dir():
-                path.chmod(mode)
-
-
-def _environment(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PINGPONG_", "VIRTUAL_ENV", "PYTHONPATH"))}
-    return dict(env, AUTOGRADER_ROOT=str(root), **extra)
-
-
-@dataclass
-class Gradescope:
-    root: Path
-    setup: subprocess.CompletedProcess
-    setup_seconds: float
-
-    def run(self, upload: list[Path] | None, root: Path | None = None, **env: str) -> tuple[dict, str]:
-        """Grade one upload the way Gradescope does; the results, and what run_autograder printed."""
-        root = root or self.root
-        for folder in ("submission", "results"):
-            shutil.rmtree(root / folder, ignore_errors=True)
-        (root / "submission").mkdir()
-        for item in upload or []:
-            if item.suffix == ".zip":
-                unzip(item, root / "submission")
-            else:
-                shutil.copyfile(item, root / "submission" / item.name)
-        shutil.copy2(self.root / "source" / "run_autograder", root / "run_autograder")
-        done = subprocess.run(["./run_autograder"], cwd=root, env=_environment(root, **env), capture_output=True,
-                              text=True, timeout=RUN_SECONDS)
-        printed = f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
-        assert done.returncode == 0, printed
-        results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
-        jsonschema.validate(results, RESULTS_SCHEMA)
-        return results, printed
+# Gradescope's Ubuntu 22.04 image has Python 3.10: the grader's floor. 3.11 beside it.
+GRADESCOPE_PYTHONS = ("3.10", "3.11")
 
 
 @pytest.fixture(scope="session")
-def gradescope(tmp_path_factory):
-    """A Gradescope image, built once per test session from the bundle `make dist` writes."""
-    dist = tmp_path_factory.mktemp("dist")
-    zipped = bundle.build(dist)["autograder"]
-    # Not under pytest's own temporary folder, which only its owner may enter: like /autograder,
-    # the root must be open to the user student programs run as.
-    root = Path(tempfile.mkdtemp(prefix="pingpong-gradescope-"))
+def images(tmp_path_factory):
+    """Gradescope images, one per Python setup.sh is given (None: python3), each built once per session from
+    the bundle `make dist` writes. Two names for one interpreter (pyenv's python3 shim, python3.11) share one."""
+    zipped = bundle.build(tmp_path_factory.mktemp("dist"))["autograder"]
+    made: dict[str, Gradescope] = {}
+
+    def image(python: str | None = None) -> Gradescope:
+        key = interpreter(python or "python3")
+        if key not in made:
+            made[key] = build(zipped, python)
+        return made[key]
+
     try:
-        root.chmod(0o755)
-        unzip(zipped, root / "source")
-        started = time.monotonic()
-        setup = subprocess.run(["./setup.sh"], cwd=root / "source", env=_environment(root), capture_output=True,
-                               text=True, timeout=SETUP_SECONDS)
-        seconds = time.monotonic() - started
-        assert setup.returncode == 0, f"setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
-        yield Gradescope(root, setup, seconds)
+        yield image
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        for each in made.values():
+            shutil.rmtree(each.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gradescope(images) -> Gradescope:
+    """The image as Gradescope builds it: setup.sh finds python3 by itself."""
+    return images()
 
 
 def local(upload: list[Path]) -> dict:
@@ -175,10 +110,6 @@ def student(folder: Path, server: str | None, client2: str | None) -> list[Path]
     return made
 
 
-def scores(results: dict) -> dict[str, float]:
-    return {test["name"]: test["score"] for test in results["tests"]}
-
-
 def test_setup_made_the_image(gradescope):
     root = gradescope.root
     python = root / "venv" / "bin" / "python"
@@ -191,8 +122,35 @@ def test_setup_made_the_image(gradescope):
     assert (root / "source" / "autograder" / "__pycache__" / "rubric.toml.json").is_file()  # parsed ahead
 
 
+
+def by_key(results: dict) -> dict[str, float | bool]:
+    """Points for the graded tests, pass/fail for the informational ones, as expected.toml has them."""
+    return {test["extra_data"]["key"]: test["score"] if test["extra_data"]["key"] in rubric.GRADED
+            else test["status"] == "passed" for test in results["tests"]}
+
+
+@pytest.mark.parametrize("version", GRADESCOPE_PYTHONS)
+def test_gradescopes_pythons_build_the_image_and_grade_each_kind(images, version):
+    """setup.sh with PYTHON=, then run_autograder on the solution and on a catalogue entry of each kind, side
+    by side. The grader runs on that Python (the harness, the warden and the results; as root here, student
+    programs run on a Python their users may read, which pyenv's, under /root, is not)."""
+    python, why = pythons.find_python(version)
+    if python is None:
+        pytest.skip(why)
+    image = images(python)
+    assert image.python() == version, image.setup.stdout
+    uploads = {"solution": [SOLUTION / name for name in STUDENT_FILES],
+               **{entry: sorted((CATALOGUE / entry).glob("*.py")) for entry in KINDS}}
+    with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+        graded = dict(zip(uploads, pool.map(image.run_beside, uploads.values())))
+    assert graded["solution"][0]["score"] == 100, graded["solution"][1]
+    wrong = [f"{entry}: expected {deserved(entry)}, got {by_key(results)}\n{printed}"
+             for entry, (results, printed) in graded.items() if entry in KINDS and by_key(results) != deserved(entry)]
+    assert wrong == [], "\n\n".join(wrong)
+
+
 def test_setup_is_safe_to_run_twice(gradescope):
-    done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=_environment(gradescope.root),
+    done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=environment(gradescope.root),
                           capture_output=True, text=True, timeout=SETUP_SECONDS)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
@@ -205,13 +163,13 @@ def test_setup_refuses_a_broken_rubric_naming_the_key(gradescope):
     kept = rubric_file.read_text(encoding="utf-8")
     try:
         rubric_file.write_text(kept.replace("points = 40", "pionts = 40"), encoding="utf-8")
-        done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=_environment(gradescope.root),
+        done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=environment(gradescope.root),
                               capture_output=True, text=True, timeout=SETUP_SECONDS)
         assert done.returncode != 0, f"{done.stdout}\n{done.stderr}"
         assert "tests.client2_answers.pionts" in done.stderr, done.stderr
     finally:
         rubric_file.write_text(kept, encoding="utf-8")
-        again = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=_environment(gradescope.root),
+        again = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=environment(gradescope.root),
                                capture_output=True, text=True, timeout=SETUP_SECONDS)
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
     results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
@@ -283,7 +241,7 @@ def test_an_empty_submission_gets_results_that_say_so(gradescope):
 @pytest.fixture
 def other_root(gradescope):
     """A second Gradescope root sharing the image's source, with a grader's Python of the test's making."""
-    root = Path(tempfile.mkdtemp(prefix="pingpong-gradescope-"))
+    root = open_root()
     (root / "source").symlink_to(gradescope.root / "source")
     try:
         yield root

@@ -39,6 +39,22 @@ def test_a_server_waiting_while_its_client2_had_gone_is_not_told_everyone_waited
     assert advice.hint(FAILED, (PING_IN,), programs, seconds=5, out_of_time=True).key == "server-still-running"
 
 
+def test_a_program_never_handed_its_message_is_told_what_it_was_seen_waiting_in():
+    """Issue 25: the words name what was seen, so a student can tell an honest mistake from the rule."""
+    ping_held = referee.Event("Ping", "server", "client2", 0.2, NEVER)
+    silent = referee.judge("client2_answers", (ping_held,))
+    seen = waiting.State(waiting.SLEEPING)
+    seen.why = "its main thread waited on an epoll (a selector, or asyncio's event loop) with a 1 s timeout"
+    told = advice.hint(silent, (ping_held,), [advice.Seen("client2", None)], seconds=5, held={"client2": seen},
+                       out_of_time=True)
+    assert told.key == "client2-sleeping"
+    assert "when last looked at, its main thread waited on an epoll (a selector, or asyncio's event loop) with a " \
+           "1 s timeout." in told.text
+    plain = advice.hint(silent, (ping_held,), [advice.Seen("client2", None)], seconds=5,
+                        held={"client2": waiting.SLEEPING}, out_of_time=True)  # a state without words
+    assert plain.key == "client2-sleeping" and "it was asleep or waiting with a timeout." in plain.text
+
+
 def test_a_traceback_only_words_the_hint_of_a_check_that_failed_on_the_frames():
     """What a program prints can be forged: it picks among hints, and the verdict never reads it."""
     forged = "Traceback (most recent call last):\nTypeError: client.send_message takes a Message, not 'Pong'."
@@ -140,7 +156,11 @@ def test_a_send_that_failed_because_the_other_program_had_left_is_that_programs_
 
 def test_the_warning_for_a_program_that_does_not_end_says_what_it_was_doing():
     sleeping = advice.ending([advice.Seen("client2", None, at_stop="sleeping")], 1.0)
-    assert "It was sleeping" in sleeping.text and "once it has sent its Pong" in sleeping.text
+    assert "When it was stopped, it was asleep" in sleeping.text and "once it has sent its Pong" in sleeping.text
+    seen = waiting.State(waiting.SLEEPING)
+    seen.why = "its main thread slept (time.sleep)"
+    told = advice.ending([advice.Seen("client2", None, at_stop=seen)], 1.0).text
+    assert "When it was stopped, its main thread slept (time.sleep): your program is done" in told
     assert "loop" not in sleeping.text  # a client2 that answers, then time.sleep(2), has no loop
     busy = advice.ending([advice.Seen("server", None, at_stop="busy")], 1.0)
     assert "still looping" in busy.text and "(if msg is None: break)" in busy.text
@@ -166,7 +186,7 @@ def test_two_programs_stopped_while_both_waited_are_told_they_waited_on_each_oth
     assert "for instance your client2, once it has sent its Pong" in told.text
     # One that waited on one that slept: the sleeper is the one to fix.
     slept = advice.ending([both[0], advice.Seen("client2", None, at_stop="sleeping")], 1.0)
-    assert slept.key == "does-not-end" and slept.text.startswith("Your client2") and "It was sleeping" in slept.text
+    assert slept.key == "does-not-end" and slept.text.startswith("Your client2") and "When it was stopped, it was asleep" in slept.text
 
 
 def test_a_pong_answering_a_ping_the_server_made_up_is_told_to_pass_on_only_what_it_received():

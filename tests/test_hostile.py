@@ -239,7 +239,8 @@ def _system_v_ipc(key: int) -> list[str]:
     return found
 
 
-@pytest.mark.skipif(not (AS_ROOT and Path("/proc/sysvipc").is_dir()), reason="as root, on Linux")
+@pytest.mark.skipif(not (AS_ROOT and Path("/proc/sysvipc").is_dir()),
+                    reason="needs root on Linux: not root, the IPC a program makes is the user's own, and stays")
 def test_system_v_ipc_a_program_made_is_removed(graded):
     """Shared memory, semaphores and message queues outlive the processes that made them: left,
     a batch of hostile submissions could hold all the machine's memory after the last one ended."""

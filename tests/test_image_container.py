@@ -22,7 +22,8 @@ import container  # noqa: E402
 import run  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux only")
-as_root = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="needs root")
+as_root = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0,
+                             reason="needs root on Linux: containers (mounts, chroot, cgroups)")
 BOUND = 20.0
 
 # A run with one container in a cgroup, whose program waits: what a CI's timeout interrupts.

@@ -59,6 +59,8 @@ def run(place: Path, code: str, grace: float = 5.0, caps: sandbox.Caps | None = 
 
 
 def test_a_program_runs_apart_with_an_empty_input_and_a_scrubbed_environment(place):
+    """As root, a program runs as one of the sandbox users, never root, and the grade has nothing to
+    own up to; otherwise it runs as the user running the grader, and the grade says so, naming them."""
     result = run(place, """
 import os, sys
 print(sorted(os.environ))
@@ -71,7 +73,15 @@ print(os.getuid())
                            "PYTHONUNBUFFERED", "TMPDIR"])
     assert files == str(["program.py"])
     assert stdin == "''"
-    assert (int(uid) != 0) == AS_ROOT
+    user = pwd.getpwuid(int(uid)).pw_name
+    if AS_ROOT:
+        assert int(uid) != 0 and user in map(accounts.user_name, range(accounts.SLOTS)), f"ran as {user} ({uid})"
+        assert accounts.caveats() == ()
+    else:
+        assert int(uid) == os.getuid(), f"ran as {user} ({uid})"
+        said = accounts.caveats()
+        assert len(said) == 1 and f"Student code ran as {user}," in said[0], said
+        assert "without a sandbox user (that needs root)" in said[0], said
 
 
 @pytest.mark.skipif(not Path("/proc/self/oom_score_adj").exists(), reason="Linux's OOM killer")
@@ -407,14 +417,6 @@ def test_only_root_removes_the_sandbox_users(monkeypatch, capsys):
     monkeypatch.setattr(accounts, "as_root", lambda: False)
     assert sandbox.main(["--remove-users"]) == 1
     assert "error: only root can remove users" in capsys.readouterr().err
-
-
-def test_the_grade_says_once_when_student_code_was_not_sandboxed():
-    said = accounts.caveats()
-    if AS_ROOT:
-        assert said == ()
-    else:
-        assert len(said) == 1 and "without a sandbox user" in said[0]
 
 
 @needs_proc

@@ -24,7 +24,7 @@ from autograder import grading, rubric
 from autograder.bundle import HANDOUT_FILES
 from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
 
-from test_exchange import find_python38
+from pythons import find_python
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
 EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
@@ -169,7 +169,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 @pytest.mark.parametrize("entry, passes", [(SOLUTION, True), (FOLDER, False)], ids=["solution", "skeleton"])
 def test_the_self_check_runs_on_python_3_8(tmp_path, entry, passes):
-    python, why = find_python38()
+    python, why = find_python("3.8")
     if python is None:
         pytest.skip(why)
     done = _check(_handout_with(entry, tmp_path / "student"), python=python)
@@ -220,5 +220,6 @@ def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     done = _check(_handout_with(entry, tmp_path / "student"))
     hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
     assert len(hints) == 2, done.stdout
-    assert all("Your client2 never got the message meant for it: when last looked at, it was sleeping" in hint
+    assert all("Your client2 never got the message meant for it" in hint and "when last looked at, a thread of it "
+               "waited on another thread (a lock, join(), Event.wait(), queue.get()) with a timeout" in hint
                for hint in hints), done.stdout

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from autograder import rubric
-from test_exchange import find_python38
+from pythons import find_python
 from test_selfcheck import CATALOGUE, CHECKED, ENTRIES, _handout_with, _verdicts
 
 WINDOWS_LIKE = Path(__file__).resolve().parent / "windows_like"
@@ -93,7 +93,7 @@ def test_the_chosen_entries_are_in_the_catalogue():
 
 @pytest.mark.skipif(UNSHARE is None, reason="no `unshare` with a mount namespace here (needs root or user namespaces)")
 def test_without_proc_sock_diag_fork_or_sessions_check_py_gives_linuxs_verdicts(tmp_path):
-    python = find_python38()[0] or sys.executable  # the students' oldest Python, where there is one
+    python = find_python("3.8")[0] or sys.executable  # the students' oldest Python, where there is one
     with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time: here it goes by silence, which a crowded machine cuts short
         runs = dict(pool.map(lambda name: _elsewhere(name, tmp_path, python), CHOSEN))
     differ = []

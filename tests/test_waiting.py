@@ -44,6 +44,8 @@ RCVTIMEO = "{}.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack('ll
 TIMERFD = ("clock = libc.timerfd_create(1, 0)\n"
            "libc.timerfd_settime(clock, 0, ctypes.create_string_buffer(struct.pack('qqqq', 0, 0, 60, 0)), None)\n")
 NESTED = "inner, outer = select.epoll(), select.epoll()\nouter.register(inner.fileno(), select.EPOLLIN)\n"
+PAIR_WAIT = "a, b = socket.socketpair()\nselect.select([a], [], [])"
+OUTSIDE = f"\0pingpong-waiting-{os.getpid()}"  # a Unix socket the test listens on: outside the program
 WAITS = {
     "nothing else": ("", waiting.READY),
     # Another thread or process of its own, waited for with no timeout, is judged itself.
@@ -77,19 +79,45 @@ WAITS = {
     # Whatever else it waits on is no connection: no message comes on it.
     "signal.sigwaitinfo(...)": ("threading.Thread(target=signal.sigwaitinfo, args=({signal.SIGUSR1},)).start()",
                                 waiting.SLEEPING),
-    "select([a pipe], [], [])": ("pipe = os.pipe()\n"
-                                 "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()",
-                                 waiting.SLEEPING),
     "select([a pipe], [], [], 60)": ("pipe = os.pipe()\n"
                                      "threading.Thread(target=select.select, args=([pipe[0]], [], [], 60)).start()",
                                      waiting.SLEEPING),
-    "select([a TCP connection, a pipe], [], [])": ("pipe = os.pipe()\nthreading.Thread(target=select.select, "
-                                                   "args=([c, pipe[0]], [], [])).start()", waiting.SLEEPING),
     "epoll on a pipe, .poll(60)": ("pipe, ep = os.pipe(), select.epoll()\nep.register(pipe[0])\n"
                                    "threading.Thread(target=ep.poll, args=(60,)).start()", waiting.SLEEPING),
+    "a socketpair's recv": ("a, b = socket.socketpair()\n"  # its timeout (SO_RCVTIMEO) could not be seen
+                            "threading.Thread(target=a.recv, args=(1,)).start()", waiting.SLEEPING),
+    "select([a Unix socket whose other end another program holds], [], [])": (
+        f"u = socket.socket(socket.AF_UNIX)\nu.connect({OUTSIDE!r})\n"
+        "threading.Thread(target=select.select, args=([u], [], [])).start()", waiting.SLEEPING),
+    # A pipe, eventfd or socketpair both ends of which only the program holds is written by the program alone:
+    # a wait on it with no timeout ends only when another of its threads acts, and that one is judged itself.
+    "select([a pipe], [], [])": ("pipe = os.pipe()\n"
+                                 "threading.Thread(target=select.select, args=([pipe[0]], [], [])).start()",
+                                 waiting.READY),
+    "a read of a pipe": ("pipe = os.pipe()\nthreading.Thread(target=os.read, args=(pipe[0], 1)).start()",
+                         waiting.READY),
+    "a read of a pipe whose write end only a child holds, the child reading the connection": (
+        "pipe = os.pipe()\nif os.fork() == 0:\n    os.close(pipe[0])\n    c.recv(1)\nos.close(pipe[1])\n"
+        "threading.Thread(target=os.read, args=(pipe[0], 1)).start()", waiting.READY),
+    "select([a TCP connection, a pipe], [], [])": ("pipe = os.pipe()\nthreading.Thread(target=select.select, "
+                                                   "args=([c, pipe[0]], [], [])).start()", waiting.READY),
     "an epoll of an epoll of an eventfd": ("ready = libc.eventfd(0, 0)\n" + NESTED +
                                            "inner.register(ready, select.EPOLLIN)\n"
-                                           "threading.Thread(target=outer.poll).start()", waiting.SLEEPING),
+                                           "threading.Thread(target=outer.poll).start()", waiting.READY),
+    "an epoll of a socketpair": ("a, b = socket.socketpair()\nep = select.epoll()\nep.register(a, select.EPOLLIN)\n"
+                                 "threading.Thread(target=ep.poll).start()", waiting.READY),
+    # The main thread, where Python runs signal handlers, away from the connection (it never reaches c.recv below).
+    "the main thread in select([a socketpair], [], []), a thread on the connection": (
+        "threading.Thread(target=c.recv, args=(1,)).start()\n" + PAIR_WAIT, waiting.READY),
+    "... and a SIGALRM handler (an alarm could be set: no one can see it)": (
+        "signal.signal(signal.SIGALRM, print)\nthreading.Thread(target=c.recv, args=(1,)).start()\n" + PAIR_WAIT,
+        waiting.SLEEPING),
+    "... and a POSIX timer": ("libc.timer_create(1, None, ctypes.byref(ctypes.c_void_p()))\n"
+                              "threading.Thread(target=c.recv, args=(1,)).start()\n" + PAIR_WAIT, waiting.SLEEPING),
+    "the main thread on a lock, a thread on the connection, a SIGALRM handler": (
+        "signal.signal(signal.SIGALRM, print)\nthreading.Thread(target=c.recv, args=(1,)).start()\n"
+        "threading.Event().wait()", waiting.SLEEPING),
+    "no thread on the connection: a read of a pipe": ("pipe = os.pipe()\nos.read(pipe[0], 1)", waiting.SLEEPING),
     "a socketpair's recv with settimeout(60)": ("a, b = socket.socketpair()\na.settimeout(60)\n"
                                                 "threading.Thread(target=a.recv, args=(1,)).start()", waiting.SLEEPING),
     "a socketpair's recv with SO_RCVTIMEO": ("a, b = socket.socketpair()\n" + RCVTIMEO.format("a") +
@@ -125,11 +153,39 @@ WAITS = {
 }
 
 
+# What a hint says was seen (waiting.State.why), for some of the waits above.
+WORDS = {
+    "nothing else": "",
+    "a child that sleeps, waited for": "a process it started slept (time.sleep)",
+    "Event().wait(60)": "a thread of it waited on another thread (a lock, join(), Event.wait(), queue.get()) "
+                        "with a timeout",
+    "epoll on a pipe, .poll(60)": "a thread of it waited on an epoll (a selector, or asyncio's event loop) with a "
+                                  "60 s timeout",
+    "a read of a timerfd": "a thread of it waited on a timer (timerfd)",
+    "a socketpair's recv": "a thread of it waited on a socketpair, read directly: its timeout (SO_RCVTIMEO) cannot "
+                           "be seen, so wait on it with a selector",
+    "a read of stdin (a pipe)": "a thread of it waited on a pipe it does not hold both ends of",
+    "... and a SIGALRM handler (an alarm could be set: no one can see it)":
+        "its main thread waited on select(), and it handles SIGALRM (signal.alarm, signal.setitimer), whose timer "
+        "cannot be seen",
+    "no thread on the connection: a read of a pipe": "no thread of it waited on its connection; its main thread "
+                                                      "read a pipe of its own",
+}
+
+
+@pytest.fixture(scope="module")
+def outside():
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(OUTSIDE)
+        listening.listen(8)
+        yield
+
+
 @pytest.mark.parametrize("wait", list(WAITS))
-def test_a_program_waits_for_a_message_only_when_each_thread_waits_on_its_connection(wait):
-    """threading.Timer, Event.wait(1) and a timerfd wake by the clock as time.sleep does, and a pipe by
-    whatever writes to it: a Pong sent when they do is unprompted. A wait on another thread with no timeout
-    ends only when that thread acts, and that one is judged itself."""
+def test_a_program_waits_for_a_message_only_when_nothing_else_can_wake_it(wait, outside):
+    """threading.Timer, Event.wait(1) and a timerfd wake by the clock as time.sleep does, and a file by
+    whatever outside writes to it: a Pong sent when they do is unprompted. A wait with no timeout on another
+    thread, a child or a pipe of its own ends only when another part of it acts, and that one is judged itself."""
     start, expected = WAITS[wait]
     waiter = program(f"import ctypes, os, queue, select, signal, socket, struct, sys, threading, time\n"
                      f"libc = ctypes.CDLL(None)\n{TCP}{start}\nc.recv(1)\n")
@@ -138,7 +194,8 @@ def test_a_program_waits_for_a_message_only_when_each_thread_waits_on_its_connec
     finally:
         os.killpg(waiter.pid, signal.SIGKILL)
         waiter.wait()
-    assert seen[-1] == expected, seen[-20:]
+    assert seen[-1] == expected, (seen[-1].why, seen[-20:])
+    assert seen[-1].why == WORDS.get(wait, seen[-1].why)
 
 
 @pytest.mark.parametrize("machine, bits", [("armv7l", 64), ("riscv64", 64), ("x86_64", 32), ("aarch64", 32)])

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from .referee import happened
 
 
-# waiting.py's READY, BUSY and SLEEPING (this file does not need the rest of it): blocked, waiting for a message (or
-# for another thread or child of its own), running, and blocked on anything else (asleep, a timer, a pipe)
+# waiting.py's READY, BUSY and SLEEPING (this file does not need the rest of it): blocked so that only a message can
+# wake it, running, and able to wake by itself (asleep, a timer, a timeout) or blocked on anything else. What
+# waiting.py returns also says what was seen, in words (its `why`), which a hint quotes.
 WAITING, BUSY, SLEEPING = "ready", "busy", "sleeping"
 STEPS = (("Ping", "client1", "server"), ("Ping", "server", "client2"),
          ("Pong", "client2", "server"), ("Pong", "server", "client1"))
@@ -41,7 +42,7 @@ class Seen:
     name: str
     returncode: "int | None"  # None: still running at the end, so it was stopped
     traceback: str = ""
-    at_end: str = ""  # when the run was hung up: waiting.py's "ready", "busy" or "sleeping", or "gone"; "" unknown
+    at_end: str = ""  # when the run was hung up: waiting.py's "ready", "busy" or "sleeping" (with its why), or "gone"
     # Stopped, not having ended by itself (or, in the autograder, stopped by a limit it went over): what it was
     # doing then, "ready", "busy" or "sleeping" ("busy" for a limit, reached by working); "" if it ended, or unknown
     at_stop: str = ""
@@ -124,11 +125,11 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
         return Advice("client2-name", 'Create your client as Client("client2"): the server tells the clients apart '
                                   'by that name.')
     if sleeping:
-        return Advice(sleeping + "-sleeping", "Your {} never got the message meant for it: when last looked at, it was sleeping by the "
-                    "clock or waiting on something other than its connection (time.sleep, threading.Timer, a wait "
-                    "with a timeout such as Event.wait(1) or queue.get(timeout=1), a pipe, a timer), and a message "
-                    "is handed only to a program that waits for one. Wait for the message itself, with "
-                    "receive_message(), and do not sleep.".format(sleeping))
+        why = getattr(held[sleeping], "why", "") or "it was asleep or waiting with a timeout"  # waiting.State's words
+        return Advice(sleeping + "-sleeping", "Your {} never got the message meant for it: a message is handed only "
+                    "to a program that nothing but a message can wake, and when last looked at, {}. Wait for the "
+                    "message itself, with receive_message(), and do not sleep or wait with a timeout.".format(
+                        sleeping, why))
     stopped = next((p for p in focus if p.returncode is None), None)
     if stopped is not None:
         return Advice(stopped.name + "-still-running", "Your {} was still running after {:g} s without doing this step: it may be "
@@ -359,8 +360,8 @@ def ending(programs, seconds):
         WAITING: "It was waiting (for another message, or for something else). {}: if you loop, end your loop then "
                  "(if msg is None: break).".format(none),
         BUSY: "It was busy, still looping. {}: end your loop then (if msg is None: break).".format(none),
-        SLEEPING: "It was sleeping (time.sleep, or a wait with a timeout): your program is done {}, so let it end "
-                  "there, without sleeping or waiting after it.".format(done),
+        SLEEPING: "When it was stopped, {}: your program is done {}, so let it end there, without sleeping or "
+                  "waiting after it.".format(getattr(program.at_stop, "why", "") or "it was asleep", done),
     }.get(program.at_stop, "Your program is done {}: let it end there. If you loop, {}: end your loop then "
                            "(if msg is None: break).".format(done, none))
     return Advice("does-not-end", "Your {} did not end by itself after the exchange, so it was stopped (a program "

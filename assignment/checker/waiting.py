@@ -4,30 +4,39 @@ check.py and the autograder both ask this file, so the two hand your
 programs their messages alike. You do not need to read it, and changing it
 changes nothing: the autograder uses its own copy.
 
-A program is waiting for a message when every thread of it is blocked in
-the kernel in one of these, and nothing else:
-  - a read of, or a wait for input on, sockets a message comes on and no
-    other file (`connections`: its ends of its connections to the other
-    side, and the listening socket it was handed), directly or through
-    epolls of any depth (recv, accept, select, poll, epoll). A timeout on
-    such a wait does no harm: a message ends it first;
-  - a wait with no timeout on another thread or child process of its own
-    (a lock, Thread.join(), Event.wait(), os.wait()): those are judged
-    themselves (the kernel does not say whose lock: any such wait counts).
-Anything else is not waiting: a sleep, a wait with a timeout on a thread,
-a wait on a pipe, a timer, a signal or any other file, and a wait whose
-files cannot be looked at. A program that sent a Pong it was never asked
-for when such a wait ended must not have been handed a Ping during it, or
-its Pong would look like an answer. Threads that ended and zombies count
-for nothing; a program that hides what it waits in (not dumpable) is never
+A program is waiting for a message when none of its threads can wake up by
+itself, so that only a message can move it:
+  - every thread is blocked with no timeout, each on its connections (its
+    ends of its connections to the other side, and the listening socket it
+    was handed), on another thread (a lock, join(), Event.wait(),
+    queue.get()), on a child process (os.wait()), or on a pipe, an eventfd
+    or a socketpair both ends of which are open in its own processes;
+    directly or through select, poll and epolls of any depth;
+  - and at least one thread waits for input on its connections.
+A wait that watches its connections for input may have a timeout, and the
+main thread (where Python runs signal handlers) an alarm while in such a
+wait: the message is handed over as soon as the program is seen waiting,
+and it ends that wait first.
+Anything else means it is not waiting: a thread running or asleep, any
+other wait with a timeout, a timer (a timerfd, an alarm or a POSIX timer),
+and a wait on anything else. Only what can be seen from outside counts:
+alarm() cannot be, so a program that handles SIGALRM is taken to hold one;
+nor can a socket's timeout (SO_RCVTIMEO), so a read of a socketpair itself
+does not count (a select or a selector on it does).
+
+Both ends of a pipe are looked for in the program's processes' tables of
+files, and the other end of a socketpair is found by sock_diag; whether a
+process outside the program holds an end too is not looked for (it would
+take a look at every process). Threads that ended and zombies count for
+nothing; a program that hides what it waits in (not dumpable) is never
 waiting, and a thread whose wait /proc shows no one (it does not hide it)
-is judged by its state letter alone. Files are looked up in the
-thread's own table of files (a thread may have one of its own). Not seen:
-a read already blocked on a file whose number is then given to the
-connection (dup2), and an inner epoll whose number is given to another
-epoll. Linux only (/proc), on x86_64 and aarch64 with a 64-bit Python
-(the syscall numbers below); elsewhere the answer is always BUSY and the
-caller falls back on what it can see.
+is judged by its state letter alone (blocked: as if on its connections). Files are looked up in the thread's
+own table of files (a thread may have one of its own). Not seen: a read
+already blocked on a file whose number is then given to the connection
+(dup2), and an inner epoll whose number is given to another epoll. Linux
+only (/proc), on x86_64 and aarch64 with a 64-bit Python (the syscall
+numbers below); elsewhere the answer is always BUSY and the caller falls
+back on what it can see.
 
 Standard library only, Python 3.8 or newer.
 """
@@ -41,20 +50,44 @@ import sys
 
 READY, BUSY, SLEEPING = "ready", "busy", "sleeping"
 _BLOCKED = {"S", "Z", "X", "T", "t", "I"}  # states of a thread that is not running
-# Syscall numbers. "reads": of the file in the first argument (read, pread64, readv, recvfrom, recvmsg,
-# recvmmsg, accept, accept4). "files": waits on files (poll, ppoll, select, pselect6, epoll_wait,
-# epoll_pwait, epoll_pwait2). "others": waits on another thread (futex, futex_waitv) or child (wait4,
-# waitid), mapped to the argument that holds their timeout (0 there: none), or None (they have none).
+# What a blocked thread may wait in, by syscall number: (kind, the argument that holds its timeout, "ms" for an
+# int in milliseconds, none if negative, or "ptr" for a pointer, none if NULL). Kinds: "read" of the file in the
+# first argument (read, pread64, readv, recvfrom, recvmsg, recvmmsg, accept, accept4); waits on files: "poll"
+# (poll, ppoll), "select" (select, pselect6), "epoll" (epoll_wait, epoll_pwait, epoll_pwait2); "thread" (futex,
+# futex_waitv); "child" (wait4, waitid); named only for the hint: "sleep" (nanosleep, clock_nanosleep) and
+# "signal" (pause, rt_sigsuspend, rt_sigtimedwait).
+_READ, _CHILD, _SLEEP, _SIGNAL = ("read", None, ""), ("child", None, ""), ("sleep", None, ""), ("signal", None, "")
 _ARCH = {
-    "x86_64": {"reads": {0, 17, 19, 45, 47, 299, 43, 288},
-               "files": {7: "poll", 271: "poll", 23: "select", 270: "select", 232: "epoll", 281: "epoll", 441: "epoll"},
-               "others": {202: 3, 449: 3, 61: None, 247: None}},
-    "aarch64": {"reads": {63, 67, 65, 207, 212, 243, 202, 242},
-                "files": {73: "poll", 72: "select", 22: "epoll", 441: "epoll"},
-                "others": {98: 3, 449: 3, 260: None, 95: None}},
+    "x86_64": {**dict.fromkeys((0, 17, 19, 45, 47, 299, 43, 288), _READ), 7: ("poll", 2, "ms"),
+               271: ("poll", 2, "ptr"), 23: ("select", 4, "ptr"), 270: ("select", 4, "ptr"), 232: ("epoll", 3, "ms"),
+               281: ("epoll", 3, "ms"), 441: ("epoll", 3, "ptr"), 202: ("thread", 3, "ptr"),
+               449: ("thread", 3, "ptr"), 61: _CHILD, 247: _CHILD, 35: _SLEEP, 230: _SLEEP, 34: _SIGNAL,
+               130: _SIGNAL, 128: _SIGNAL},
+    "aarch64": {**dict.fromkeys((63, 67, 65, 207, 212, 243, 202, 242), _READ), 73: ("poll", 2, "ptr"),
+                72: ("select", 4, "ptr"), 22: ("epoll", 3, "ms"), 441: ("epoll", 3, "ptr"), 98: ("thread", 3, "ptr"),
+                449: ("thread", 3, "ptr"), 260: _CHILD, 95: _CHILD, 101: _SLEEP, 115: _SLEEP, 133: _SIGNAL,
+                137: _SIGNAL},
 }
 _MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # `platform` costs 4 ms to import; only Linux needs it
-_SYSCALLS = _ARCH.get(_MACHINE, {"reads": set(), "files": {}, "others": {}})
+_SYSCALLS = _ARCH.get(_MACHINE, {})
+_DOING = {"thread": "waited on another thread (a lock, join(), Event.wait(), queue.get())",
+          "child": "waited for a child process", "sleep": "slept (time.sleep)",
+          "signal": "waited for a signal (signal.pause(), sigwait)", "read": "read a pipe of its own",
+          "poll": "waited on poll()", "select": "waited on select()",
+          "epoll": "waited on an epoll (a selector, or asyncio's event loop)"}
+
+
+class State(str):
+    """READY, BUSY or SLEEPING, equal to that word, with what was seen in words for a hint (`why`:
+    "its main thread waited on an epoll ... with a 1 s timeout"): callers that only compare it need not know."""
+
+    why = ""
+
+
+def _state(word, why=""):
+    found = State(word)
+    found.why = why
+    return found
 
 
 def can_see_waiting():
@@ -64,35 +97,48 @@ def can_see_waiting():
 
 
 def state(pids, connections=None):
-    """READY, BUSY or SLEEPING (blocked, not waiting for a message) for the processes `pids` taken together.
+    """READY, BUSY or SLEEPING (blocked, not waiting for a message) for the processes `pids` taken together,
+    as a State that says why.
 
     `connections`: the inodes of the program's sockets that lead to the
     other side (see far_end), on which a message ends a wait. None: any
     TCP socket counts as one.
     """
     if not can_see_waiting():
-        return BUSY
-    answer = READY
+        return _state(BUSY)
+    pids = set(pids)
+    held, answer, on_connection, mains = _Held(pids), None, False, []
     for pid in pids:
         if _hides(pid):
-            return BUSY
+            return _state(BUSY, "it hid what it waited in")
         try:
             tasks = os.listdir("/proc/{}/task".format(pid))
         except OSError:
             continue  # gone
         for task in tasks:
             thread = "/proc/{}/task/{}".format(pid, task)
-            letter = _letter(thread)
+            letter, parent = _stat(thread)
             if letter is None or letter in ("Z", "X"):
                 continue
-            if letter not in _BLOCKED:
-                return BUSY
-            waits = _waits_for_a_message(thread, connections)
-            if waits is None:
-                return BUSY
-            if not waits:
-                answer = SLEEPING
-    return answer
+            kind, doing = _wait(thread, connections, held) if letter in _BLOCKED else (None, "was running")
+            if kind == "message":
+                on_connection = True
+                continue
+            who = "a process it started" if parent in pids else "its main thread" if task == str(pid) else \
+                "a thread of it"
+            if kind is None:
+                return _state(BUSY, who + " " + doing)
+            if kind != "inside" and answer is None:
+                answer = _state(SLEEPING, who + " " + doing)
+            if task == str(pid):
+                mains.append((pid, who + " " + doing))
+    for pid, doing in [] if answer else mains:  # the main thread runs signal handlers: a timer's wakes it
+        timer = _timer(pid)
+        if timer:
+            return _state(SLEEPING, "{}, and {}".format(doing, timer))
+    if answer is None and not on_connection:
+        return _state(SLEEPING, "; ".join(["no thread of it waited on its connection"] + [doing for _, doing in mains]))
+    return answer or _state(READY)
 
 
 def hides(pids):
@@ -126,52 +172,65 @@ def _hides(pid):
     return False
 
 
-def _letter(thread):
-    """The thread's state letter; None if it is gone."""
+def _stat(thread):
+    """The thread's state letter and its process's parent; (None, None) if it is gone."""
     try:
         raw = _read(thread + "/stat").decode("ascii", "replace")
     except OSError:
-        return None
-    return raw[raw.rfind(")") + 2:][:1] or None
+        return None, None
+    fields = raw[raw.rfind(")") + 2:].split(None, 2)
+    return (fields[0], int(fields[1])) if len(fields) > 1 else (None, None)
 
 
-def _waits_for_a_message(thread, connections):
-    """Is the blocked thread waiting for a message (see the top)? None if it is running after all.
+def _wait(thread, connections, held):
+    """What a blocked thread waits in: ("message", words) with its connections among it, ("inside", words)
+    with no timeout on the program itself alone, ("", words) on anything else; (None, words) if it is running.
 
-    None: the state letter said blocked, but the thread woke up before its
-    syscall could be read. The letter is old news then: a program waking
-    from a sleep is about to act, not waiting.
+    Running: the state letter said blocked, but the thread woke up before
+    its syscall could be read. The letter is old news then: a program
+    waking from a sleep is about to act, not waiting.
     """
     try:
         fields = _read(thread + "/syscall").decode("ascii", "replace").split()
     except OSError:
-        return True  # not ours to read, though it does not hide (see _hides): judge by the state letter
+        return "message", ""  # not ours to read, though it does not hide (see _hides): judge by the state letter
     if fields[:1] == ["running"]:
-        return None
+        return None, "was running"
     if len(fields) < 7 or not fields[0].isdigit():
-        return False  # "-1": blocked in no syscall (stopped)
+        return "", "was stopped"  # "-1": blocked in no syscall
     number, args = int(fields[0]), [int(field, 16) for field in fields[1:7]]
-    if number in _SYSCALLS["others"]:
-        timeout_at = _SYSCALLS["others"][number]
-        return timeout_at is None or args[timeout_at] == 0
+    kind, at, form = _SYSCALLS.get(number, ("", None, ""))
+    timed = ""  # none: no such argument, a negative number of milliseconds, or no pointer
+    if at is not None and (not args[at] & 0x80000000 if form == "ms" else args[at]):
+        timed = " with a {:g} s timeout".format((args[at] & 0xFFFFFFFF) / 1000) if form == "ms" else " with a timeout"
+    doing = _DOING.get(kind, "was blocked in something other than a wait (a write, say)")
+    if kind in ("thread", "child"):
+        return ("", doing + timed) if timed else ("inside", doing)
+    if kind not in ("read", "poll", "select", "epoll"):
+        return "", doing
     try:
-        return _only_connections(thread, _watched(thread, number, args), connections, 0)
+        files = _watched(thread, kind, args)
+        found = _files(thread, files, connections, held, 0, kind == "read")
     except (OSError, ValueError, OverflowError, struct.error):
-        return False  # cannot be looked at
+        return "", "waited on files that could not be looked at"
+    if not files:
+        return "", _DOING["sleep"] if timed else _DOING["signal"]
+    if found == "inside" and timed:
+        return "", doing + timed
+    return (found, doing) if found in ("message", "inside") else ("", "waited on " + found)
 
 
 _POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
 
 
-def _watched(thread, number, args):
+def _watched(thread, kind, args):
     """The files a thread's syscall waits on: (fd, its inode or None, whether for input) each; [] if none."""
-    if number in _SYSCALLS["reads"]:
+    if kind == "read":
         return [(args[0], None, True)]
-    kind = _SYSCALLS["files"].get(number)
     if kind == "epoll":
         return _epoll(thread, args[0])
     count = args[1] if kind == "poll" else args[0]  # poll(files, count, ...), select(count, sets...)
-    if kind is None or count == 0:
+    if count == 0:
         return []
     if count > 65536:
         raise ValueError("not a count of files")
@@ -211,32 +270,107 @@ def _epoll(thread, epoll):
     return found
 
 
-def _only_connections(thread, files, connections, depth):
-    """Do `files` (see _watched) wait for input, and only on sockets a message comes on?"""
-    return any(for_input for _, _, for_input in files) and all(
-        _leads_over(thread, fd, inode, connections, depth) for fd, inode, _ in files)
+def _files(thread, files, connections, held, depth, read=False):
+    """"message" if each of `files` (see _watched) is a connection or the program's own, and a connection
+    is watched for input; "inside" if each is the program's own; otherwise what another one is, in words."""
+    found = "inside"
+    for fd, inode, for_input in files:
+        what = _file(thread, fd, inode, connections, held, depth, read)
+        if what not in ("message", "inside"):
+            return what
+        if what == "message" and for_input:
+            found = what
+    return found
 
 
-def _leads_over(thread, fd, inode, connections, depth):
-    """Is the file a socket that leads to the other side (in `connections`; None: any TCP socket), or an
-    epoll that waits only on such sockets?"""
+def _file(thread, fd, inode, connections, held, depth, read):
+    """"message": a socket that leads to the other side (in `connections`; None: any TCP socket), or an
+    epoll of such; "inside": the program's own pipe, eventfd or socketpair (watched, not read: see the top),
+    or an epoll of such; otherwise what the file is, in words."""
     if connections is not None and inode in connections:
-        return True
+        return "message"
     path = "{}/fd/{}".format(thread, fd)
     target = os.readlink(path)
     # Linux nests epolls 5 deep at most. An inner epoll is found by its number: all epolls share one
     # inode, so another epoll given that number (dup2) would be read in its place.
     if target == "anon_inode:[eventpoll]" and depth < 5:
-        return _only_connections(thread, _epoll(thread, fd), connections, depth + 1)
-    if not target.startswith("socket:[") or inode is not None and int(target[8:-1]) != inode:
-        return False
-    if connections is not None:
-        return int(target[8:-1]) in connections
+        return _files(thread, _epoll(thread, fd), connections, held, depth + 1)
+    kind, _, number = target[:-1].partition(":[")
+    if inode is not None and number.isdigit() and int(number) != inode:
+        return "a file whose number was given to another (dup2)"
+    if kind == "socket":
+        if int(number) in (connections or ()) or connections is None and _tcp(path):
+            return "message"
+        if not held.socketpair(int(number)):
+            return "a socket that is none of its connections"
+        return "inside" if not read else "a socketpair, read directly: its timeout (SO_RCVTIMEO) cannot be " \
+                                         "seen, so wait on it with a selector"
+    if kind == "pipe":
+        return "inside" if held.pipe(int(number)) else "a pipe it does not hold both ends of"
+    if target == "anon_inode:[eventfd]":
+        return "inside"
+    return "a timer (timerfd)" if target == "anon_inode:[timerfd]" else "{}, none of its connections".format(target)
+
+
+def _tcp(path):
+    """Is the socket TCP? (What counts as a connection where sock_diag cannot name them.)"""
     try:
-        protocol = os.getxattr(path, "system.sockprotoname")
+        return os.getxattr(path, "system.sockprotoname").rstrip(b"\0") in (b"TCP", b"TCPv6")
     except (OSError, AttributeError):
         return True  # cannot tell: as before sockets were told apart
-    return protocol.rstrip(b"\0") in (b"TCP", b"TCPv6")
+
+
+class _Held:
+    """The pipes and sockets open in a program's processes, read once a question, when first needed."""
+
+    def __init__(self, pids):
+        self.pids, self._found = pids, None
+
+    def _files(self):
+        """"pipe:[inode]" or "socket:[inode]" -> the modes of their links (a pipe's: 0o400 read end, 0o200 write)."""
+        if self._found is None:
+            self._found = {}
+            for pid in self.pids:
+                folder = "/proc/{}/fd/".format(pid)
+                for fd in _listdir(folder):
+                    try:
+                        target = os.readlink(folder + fd)
+                        if target.startswith("pipe:"):
+                            self._found[target] = self._found.get(target, 0) | os.lstat(folder + fd).st_mode
+                        elif target.startswith("socket:"):
+                            self._found[target] = 0
+                    except OSError:
+                        pass  # closed meanwhile
+        return self._found
+
+    def pipe(self, inode):
+        """Are both ends of the pipe open in the program?"""
+        return self._files().get("pipe:[{}]".format(inode), 0) & 0o600 == 0o600
+
+    def socketpair(self, inode):
+        """Is the Unix socket's other end open in the program?"""
+        peer = _unix_peer(inode)
+        return peer is not None and "socket:[{}]".format(peer) in self._files()
+
+
+def _timer(pid):
+    """A timer whose signal may wake the process's main thread though no wait shows it, in words ('' if none).
+    alarm() and setitimer() cannot be seen from outside: only that the process handles their SIGALRM."""
+    try:
+        status = _read("/proc/{}/status".format(pid)).decode("ascii", "replace")
+        caught = int(status.split("SigCgt:", 1)[1].split()[0], 16)
+        if caught >> 13 & 1:  # SIGALRM, 14
+            return "it handles SIGALRM (signal.alarm, signal.setitimer), whose timer cannot be seen"
+        return "it holds a POSIX timer" if _read("/proc/{}/timers".format(pid)).strip() else ""
+    except (OSError, IndexError, ValueError):
+        return ""  # gone; or no /proc/PID/timers on this kernel
+
+
+def _listdir(folder):
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []  # gone
 
 
 def far_end(sock):
@@ -291,20 +425,42 @@ def _ask(sock):
             return raw + bytes(16 - len(raw))
 
         # Its local address is our remote one. Cookie: none (all ones).
-        wanted = (struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
-                  + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
-                  + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as diag:
-            diag.sendto(struct.pack("=IHHII", 16 + len(wanted), _SOCK_DIAG_BY_FAMILY, 1, 0, 0) + wanted, (0, 0))
-            reply = diag.recv(4096)
+        reply = _diag(struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
+                      + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
+                      + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
     except (OSError, AttributeError, ValueError):
         return None
-    if len(reply) < 88 or struct.unpack_from("=H", reply, 4)[0] != _SOCK_DIAG_BY_FAMILY:
+    if len(reply) < 88:
         return None  # an error: no such socket (yet)
     return struct.unpack_from("=I", reply, 84)[0] or None  # inet_diag_msg's inode, past the header
 
 
-_NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY = 4, 20
+def _unix_peer(inode):
+    """The inode of the other end of the Unix socket `inode`, from sock_diag; None if none, or if it cannot
+    be asked (then no socket is the program's own, as before socketpairs were told apart)."""
+    try:  # unix_diag_req: the socket by its inode, any state, its peer shown; cookie: none (all ones)
+        reply = _diag(struct.pack("=BBHIIIII", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, inode, _UDIAG_SHOW_PEER,
+                                  0xFFFFFFFF, 0xFFFFFFFF))
+    except (OSError, AttributeError):
+        return None
+    at = 32  # past the header and unix_diag_msg: attributes, each (length, type, value), 4-aligned
+    while 4 <= at + 4 <= len(reply):
+        length, kind = struct.unpack_from("=HH", reply, at)
+        if kind == _UNIX_DIAG_PEER and length >= 8:
+            return struct.unpack_from("=I", reply, at + 4)[0]
+        at += max(4, (length + 3) & ~3)
+    return None
+
+
+def _diag(wanted):
+    """sock_diag's reply to one request, past nothing; b"" for an error (no such socket)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as diag:
+        diag.sendto(struct.pack("=IHHII", 16 + len(wanted), _SOCK_DIAG_BY_FAMILY, 1, 0, 0) + wanted, (0, 0))
+        reply = diag.recv(4096)
+    return reply if reply[4:6] == struct.pack("=H", _SOCK_DIAG_BY_FAMILY) else b""
+
+
+_NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY, _UDIAG_SHOW_PEER, _UNIX_DIAG_PEER = 4, 20, 4, 2
 
 
 def _read(path, size=4096):

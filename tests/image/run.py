@@ -37,9 +37,6 @@ import container  # noqa: E402 - stdlib only: the rest is imported once the test
 
 CATALOGUE = HERE.parent / "catalogue"
 GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "together")
-# Catalogue entries, besides the solution and the skeleton: a hang, crashes, cheats, a raw socket.
-ENTRIES = ("both_wait_forever", "client2_crashes", "server_forwards_only_the_ping", "cheat_server_forges_the_pong",
-           "cheat_client2_pong_before_ping", "correct_client2_raw_socket")
 # Hostile ones: a fork flood, a memory hog, results tampering, reading the solution, a daemon, kill -1,
 # and a walk of the whole container for the answers (it must find none).
 HOSTILE = ("fork_bomb", "gigabytes", "fake_results", "reads_the_solution", "daemon", "kills_everything",
@@ -61,11 +58,12 @@ def cases(scratch: Path) -> list[Case]:
     import test_hostile
     from autograder import rubric
     from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+    from gradescope_image import KINDS  # a hang, a crash, one step wrong, cheats, a raw socket
 
     expected = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
     made = [Case("solution", {n: (SOLUTION / n).read_bytes() for n in STUDENT_FILES}, 100),
             Case("skeleton", {n: (FOLDER / n).read_bytes() for n in STUDENT_FILES}, 0)]
-    for name in ENTRIES:
+    for name in KINDS:
         files = {p.name: p.read_bytes() for p in sorted((CATALOGUE / name).iterdir()) if p.is_file()}
         made.append(Case(name, files, sum(expected[name][key] for key in GRADED)))
     for name in HOSTILE:
@@ -175,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if reason else 0
     import test_hostile
     from autograder import bundle
-    from test_gradescope import unzip
+    from gradescope_image import unzip
 
     zipped = bundle.build()["autograder"]
 

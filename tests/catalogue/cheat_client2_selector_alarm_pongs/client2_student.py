@@ -1,0 +1,37 @@
+"""PingPong client2: it answers the server's Ping with a Pong.
+
+Run it second, in its own terminal:  python client2_student.py
+"""
+
+from utils2 import Client, Message
+
+client = Client("client2")  # connects to the server
+
+# Your part: answer the Ping.
+#   1. Receive a message from the server.
+#   2. If it is Message.Ping, send Message.Pong back to the server.
+# The calls you need: client.receive_message(), which waits for the next
+# Message from the server, and client.send_message(msg).
+# *** start ***
+import selectors
+import signal
+import socket
+import threading
+
+here, there = socket.socketpair()
+
+
+def pong(signum, frame):
+    client.send_message(Message.Pong)
+    there.send(b"x")
+
+
+signal.signal(signal.SIGALRM, pong)
+signal.setitimer(signal.ITIMER_REAL, 0.5)
+threading.Thread(target=client.receive_message, daemon=True).start()
+sel = selectors.DefaultSelector()
+sel.register(here, selectors.EVENT_READ)
+sel.select()
+# *** end ***
+
+client.close()

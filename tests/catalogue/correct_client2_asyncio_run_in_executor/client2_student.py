@@ -1,0 +1,29 @@
+"""PingPong client2: it answers the server's Ping with a Pong.
+
+Run it second, in its own terminal:  python client2_student.py
+"""
+
+from utils2 import Client, Message
+
+client = Client("client2")  # connects to the server
+
+# Your part: answer the Ping.
+#   1. Receive a message from the server.
+#   2. If it is Message.Ping, send Message.Pong back to the server.
+# The calls you need: client.receive_message(), which waits for the next
+# Message from the server, and client.send_message(msg).
+# *** start ***
+import asyncio
+
+
+async def answer():
+    # The receive runs in the default executor; the main thread waits on the event loop.
+    msg = await asyncio.get_running_loop().run_in_executor(None, client.receive_message)
+    if msg == Message.Ping:
+        client.send_message(Message.Pong)
+
+
+asyncio.run(answer())
+# *** end ***
+
+client.close()

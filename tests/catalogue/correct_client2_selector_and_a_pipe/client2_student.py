@@ -1,0 +1,38 @@
+"""PingPong client2: it answers the server's Ping with a Pong.
+
+Run it second, in its own terminal:  python client2_student.py
+"""
+
+from utils2 import Client, Message
+
+client = Client("client2")  # connects to the server
+
+# Your part: answer the Ping.
+#   1. Receive a message from the server.
+#   2. If it is Message.Ping, send Message.Pong back to the server.
+# The calls you need: client.receive_message(), which waits for the next
+# Message from the server, and client.send_message(msg).
+# *** start ***
+import os
+import selectors
+import threading
+
+# A worker thread receives; the main thread waits for its word on a pipe, with a selector.
+readable, writable = os.pipe()
+got = []
+
+
+def worker():
+    got.append(client.receive_message())
+    os.write(writable, b"x")
+
+
+threading.Thread(target=worker, daemon=True).start()
+sel = selectors.DefaultSelector()
+sel.register(readable, selectors.EVENT_READ)
+sel.select()
+if got and got[0] == Message.Ping:
+    client.send_message(Message.Pong)
+# *** end ***
+
+client.close()
