@@ -3,10 +3,11 @@
 A submission flows one way:
 
     intake     the upload (zip, folder or files) -> the two student files
-    scenario   three scenes, side by side, each with real processes on loopback;
-               the harness (scene) plays the reference roles and logs every frame
-    rules      each test judged on that log, against two rules stated once
-    feedback   what the student reads: the exchange drawn, the broken step, a hint
+    scene      the handout's three scenes (assignment/checker/), side by side, each
+               with real processes on loopback, started in the sandbox; the harness
+               plays the reference roles and logs every frame
+    grading    each test judged on that log by the handout's referee, and what the
+               student reads (the handout's feedback, as Markdown)
     report     Gradescope's results.json and a terminal table
 
 `grading.grade()` runs that flow for one submission; `cli` is the command line.

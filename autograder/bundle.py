@@ -4,8 +4,10 @@
                           grading needs: the grader, the reference solution,
                           the handout files the grader runs or compares
                           against, and the pinned requirements.
-    dist/handout.zip      exactly the student handout, in a folder `pingpong/`;
-                          never anything from solution/. Its README names the
+    dist/handout.zip      exactly the student handout, in a folder `pingpong/`:
+                          at its top what a student opens or runs, the
+                          self-check's support in `checker/`; never
+                          anything from solution/. Its README names the
                           port the programs meet on where the source says
                           {port}: the PORT set at the top of utils2.py, the
                           one place an instructor changes it.
@@ -28,13 +30,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION, STUDENT_FILES
+from .handout import CHECKER, CHECKER_FILES, FOLDER, LIBRARY_FILES, ROOT, SELF_CHECK, SOLUTION, STUDENT_FILES
 
 PACKAGE = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 HANDOUT_FOLDER = "pingpong"  # what a student's unzip makes
-HANDOUT_FILES = ("README.md", *LIBRARY_FILES, *STUDENT_FILES)
-SELF_CHECK = "check.py"  # shipped with the handout when it exists
+CHECKER_PATHS = tuple(f"{CHECKER}/{name}" for name in CHECKER_FILES)  # what the grader plays its scenes with
+HANDOUT_FILES = ("README.md", SELF_CHECK, *LIBRARY_FILES, *STUDENT_FILES, *CHECKER_PATHS)
 ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable, at the zip's root
 TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold
 SKIPPED_PARTS = {"__pycache__", "tests"}
@@ -81,8 +83,7 @@ def _package() -> list[Entry]:
 
 
 def handout_entries() -> list[Entry]:
-    names = [*HANDOUT_FILES, *([SELF_CHECK] if (FOLDER / SELF_CHECK).is_file() else [])]
-    entries = [Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in names if name != "README.md"]
+    entries = [Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in HANDOUT_FILES if name != "README.md"]
     text = readme((FOLDER / "README.md").read_text(encoding="utf-8"), port())
     entries.append(Entry(f"{HANDOUT_FOLDER}/README.md", FOLDER / "README.md", data=text.encode("utf-8")))
     return sorted(entries, key=lambda e: e.name)
@@ -93,7 +94,7 @@ def autograder_entries() -> list[Entry]:
     entries.append(Entry("requirements.txt", ROOT / "requirements.txt"))
     entries += _package()
     entries += [Entry(f"solution/{name}", SOLUTION / name) for name in STUDENT_FILES]
-    entries += [Entry(f"assignment/{name}", FOLDER / name) for name in (*LIBRARY_FILES, *STUDENT_FILES)]
+    entries += [Entry(f"assignment/{name}", FOLDER / name) for name in (*LIBRARY_FILES, *STUDENT_FILES, *CHECKER_PATHS)]
     return sorted(entries, key=lambda e: e.name)
 
 

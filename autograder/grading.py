@@ -1,9 +1,10 @@
 """One submission, start to finish: intake, scenes, verdicts.
 
 Data flows one way: the upload becomes two files (intake), the files are
-played in three scenes side by side (scenario), each test is judged on the
-harness's log (rules), and the student's feedback is drawn (feedback). The
-report is someone else's job.
+played in the handout's three scenes side by side, started in the sandbox
+(scene), each test is judged on the harness's log by the handout's referee,
+and the student's feedback is drawn (the handout's feedback, as Markdown).
+The report is someone else's job.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import feedback, intake, readiness, rules, sandbox, scenario, skeleton
-from .handout import FOLDER, STUDENT_FILES, advice
+from . import intake, sandbox, scene, skeleton
+from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, waiting
 from .rubric import Rubric, Test
 
 
@@ -74,7 +75,7 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     root = sandbox.scratch() if own else workdir  # as root: a folder others may only pass through
     try:
         taken = intake.take(sources, root / "intake")
-        traces = {} if taken.problem else scenario.play_all(taken.files, rubric.limits, root)
+        traces = {} if taken.problem else scene.play_all(taken.files, rubric.limits, root)
         verdicts = tuple(_verdict(test, taken, traces, rubric) for test in rubric.tests)
     finally:
         if own:
@@ -83,7 +84,7 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     return Grade(verdicts, notes, taken.problem, time.monotonic() - started, _concerns(taken, traces, verdicts))
 
 
-def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts: tuple[Verdict, ...]) -> tuple:
+def _concerns(taken: intake.Intake, traces: dict[str, scene.Trace], verdicts: tuple[Verdict, ...]) -> tuple:
     """What a person should look at: from intake, the scenes and the informational tests, never from prose."""
     found = [Concern("unreadable", taken.problem)] if taken.problem else []
     why = {note.file: note.text for note in taken.notes if note.kind == "unrunnable"}
@@ -91,14 +92,14 @@ def _concerns(taken: intake.Intake, traces: dict[str, scenario.Trace], verdicts:
               if path is None and not taken.problem]
     found += [Concern("renamed", f"{where} was used as {name}") for name, where in taken.renamed.items()]
     found += [Concern("intake", note.text) for note in taken.notes if note.kind not in _SAID]
-    for scene, trace in traces.items():
-        found += [Concern("limit", f"{name} {run.limit} ({scene} scene)")
+    held = {waiting.SLEEPING: "slept", scene.HIDDEN: "hid"}
+    for played, trace in traces.items():
+        found += [Concern("limit", f"{name} {run.limit} ({played} scene)")
                   for name, run in trace.runs.items() if run.limit]
         for name, state in trace.undelivered.items():
-            kind = {readiness.SLEEPING: "slept", readiness.HIDDEN: "hid"}.get(state)
-            if kind:
+            if state in held:
                 why = getattr(state, "why", "")  # what was seen (waiting.State), if it was seen
-                found.append(Concern(kind, f"{name}, in the {scene} scene" + (f": {why}" if why else "")))
+                found.append(Concern(held[state], f"{name}, in the {played} scene" + (f": {why}" if why else "")))
     found += [Concern("outside", v.hint.text) for v in verdicts if v.test.key == "outside_unchanged" and v.hint]
     return tuple(found)
 
@@ -115,8 +116,8 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
         return _outside_unchanged(test, taken)
     if taken.problem:
         return Verdict(test, False, f"Not run: {taken.problem}", _UNREADABLE)
-    trace = traces[rules.CHECKS[test.key][0]]
-    judgement = rules.judge(test.key, trace)
+    trace = traces[referee.CHECKS[test.key][0]]
+    judgement = feedback.judge(test.key, trace)
     if judgement.passed:
         warning = feedback.warning(trace, rubric.limits)
         if warning is None:
@@ -126,8 +127,8 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
         return Verdict(test, False, f"**Expected:** {test.expected}, and your programs to end by themselves after "
                                     f"the exchange (this course's rubric asks it).\n\n**Hint:** {warning.text}",
                        warning)
-    told = feedback.hint(test.key, trace, judgement, rubric.limits)
-    return Verdict(test, False, feedback.render(test.expected, trace, judgement, told), told)
+    told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
+    return Verdict(test, False, told.markdown(), told.hint)
 
 
 # The hints of the informational tests, and of a submission that could not be read: their outputs say more.

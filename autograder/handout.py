@@ -2,15 +2,16 @@
 
 The grader runs students' programs beside its own `utils2.py` and speaks the
 wire format through that same module, so the library students test against
-and the one that grades them cannot drift apart. Likewise it judges by the
-handout's `referee.py`, the rules the students' self-check judges by, and
-hands messages over when the handout's `waiting.py` says a program waits,
-and words its hints with the handout's `advice.py`.
+and the one that grades them cannot drift apart. Likewise it plays the
+handout's scenes (`checker/`: the scene, the scenario, the referee's rules,
+whether a program waits, the hints, the feedback) with its own way of
+starting a program, the sandbox: the students' self-check plays the same.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.machinery
 import importlib.util
 import marshal
@@ -21,19 +22,28 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "assignment"
 SOLUTION = ROOT / "solution"
 STUDENT_FILES = ("server_student.py", "client2_student.py")
-LIBRARY_FILES = ("utils2.py", "client1.py", "referee.py", "waiting.py", "advice.py")  # the grader always uses its own
+LIBRARY_FILES = ("utils2.py", "client1.py")  # beside the skeletons; the grader always uses its own
+SELF_CHECK = "check.py"
+CHECKER = "checker"  # the self-check's support, and the grader's scenes: one folder, not the students' to edit
+CHECKER_FILES = tuple(sorted(path.name for path in (FOLDER / CHECKER).glob("*.py")))
 
 
 def _load(name: str, **neighbours):
-    """The handout's `name`.py as a module; `neighbours`: the handout modules it imports by their own names
-    (beside check.py they are files in its folder), lent under those names while it loads."""
-    spec = importlib.util.spec_from_file_location(f"pingpong_{name}", FOLDER / f"{name}.py")
+    """The handout's `name`.py (or folder) as a module; `neighbours`: the handout modules it imports by their
+    own names (beside check.py they are files in its folder), lent under those names while it loads."""
+    folder = FOLDER / name
+    spec = (importlib.util.spec_from_file_location(f"pingpong_{name}", folder / "__init__.py",
+                                                   submodule_search_locations=[str(folder)]) if folder.is_dir()
+            else importlib.util.spec_from_file_location(f"pingpong_{name}", FOLDER / f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # enum and dataclasses look modules up by name
     kept = {key: sys.modules.get(key) for key in neighbours}
     sys.modules.update(neighbours)
     try:
         spec.loader.exec_module(module)
+        for part in CHECKER_FILES if folder.is_dir() else ():
+            if part != "__init__.py":
+                importlib.import_module(f"{spec.name}.{part[:-3]}")
     finally:
         for key, held in kept.items():
             if held is None:
@@ -44,9 +54,11 @@ def _load(name: str, **neighbours):
 
 
 utils2 = _load("utils2")
-referee = _load("referee")  # the rules, shared with the students' self-check
-waiting = _load("waiting")  # is a program waiting for a message? Likewise shared
-advice = _load("advice", referee=referee)  # the hint for a failed check: the same words in check.py
+checker = _load(CHECKER, utils2=utils2)
+referee = checker.referee  # the rules, shared with the students' self-check
+waiting = checker.waiting  # is a program waiting for a message? Likewise shared
+advice = checker.advice  # the hint for a failed check: the same words in check.py
+programs, scene, scenario, feedback = checker.programs, checker.scene, checker.scenario, checker.feedback
 
 
 @functools.cache

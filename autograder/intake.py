@@ -22,7 +22,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .handout import LIBRARY_FILES, STUDENT_FILES
+from .handout import CHECKER, LIBRARY_FILES, STUDENT_FILES
 
 MAX_ENTRIES = 1000  # files in a zip or a folder: a whole project with its .git fits
 MAX_BYTES = 50 * 1024 * 1024  # uncompressed, all entries of a zip together
@@ -248,6 +248,8 @@ def take(sources: list[Path], dest: Path) -> Intake:
     for name in LIBRARY_FILES:
         if any(r.name == name for r in box.received):
             notes.append(Note("ignored", f"Your {name} was ignored: the grader always uses its own copy."))
+    if any(CHECKER in PurePosixPath(r.where).parts[:-1] for r in box.received):
+        notes.append(Note("ignored", f"Your {CHECKER}/ folder was ignored: the grader always uses its own."))
     return Intake(files, notes, renamed=renamed)
 
 

@@ -32,11 +32,6 @@ from . import warden
 from .accounts import Account
 from .handout import waiting
 
-READY, BUSY, SLEEPING = waiting.READY, waiting.BUSY, waiting.SLEEPING
-HIDDEN = "hidden"  # busy, as far as anyone could tell: it hid what it waits in (said of a message held to the end)
-hides = waiting.hides
-can_see_waiting = waiting.can_see_waiting
-far_ends = waiting.far_ends
 _CAP_SYS_PTRACE = 19
 
 

@@ -16,7 +16,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .scenario import Limits
+from .handout import feedback
+from .scene import Limits
 
 DEFAULT_FILE = Path(__file__).with_name("rubric.toml")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -32,15 +33,14 @@ class Test:
     must_end: bool = False  # passes only if its programs also end by themselves after the exchange
 
 
+EXPECTED = {key: expected for key, (_, expected) in feedback.CHECKS.items()}  # the self-check's words
 TESTS = (
-    Test("client2_answers", "client2 answers a Ping with a Pong",
-         "your client2 receives the Ping (from the reference server) and answers it with one Pong", 40),
+    Test("client2_answers", "client2 answers a Ping with a Pong", EXPECTED["client2_answers"], 40),
     Test("server_forwards_ping", "server forwards the Ping from client1 to client2",
-         "your server receives client1's Ping and forwards it, once, to client2", 20),
+         EXPECTED["server_forwards_ping"], 20),
     Test("server_forwards_pong", "server forwards the Pong from client2 to client1",
-         "your server receives client2's Pong and forwards it, once, to client1", 20),
-    Test("together", "your server and client2 complete the exchange together",
-         "with your server and your client2, client1's Ping reaches client2 and its Pong comes back to client1", 20),
+         EXPECTED["server_forwards_pong"], 20),
+    Test("together", "your server and client2 complete the exchange together", EXPECTED["together"], 20),
     Test("files_present", "the expected files are present (informational)",
          "server_student.py and client2_student.py in your submission"),
     Test("outside_unchanged", "code outside the *** start *** / *** end *** regions is unchanged (informational)",

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import accounts, leftovers, warden
+from .handout import programs
 from .accounts import SANDBOX_USER, SandboxError, caveats, scratch  # noqa: F401 - the sandbox's face to the grader
 
 OUTPUT_CAP = 64 * 1024  # bytes of each stream kept for the report: head and tail
@@ -79,43 +80,7 @@ class Caps:
         }[limit]
 
 
-@dataclass(frozen=True)
-class Output:
-    text: str
-    dropped: int  # bytes left out of the middle
-
-    def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.text.rstrip("\n").split("\n")[-lines:]) if self.text else ""
-
-
-@dataclass(frozen=True)
-class ProgramRun:
-    """What one student program did, as the harness saw it."""
-
-    name: str
-    returncode: int | None  # None: still running when stopped
-    killed: bool  # the harness had to stop it
-    stdout: Output
-    stderr: Output
-    seconds: float
-    limit: str = ""  # a limit it went over, in plain words ("used more than 512 MiB of memory"), or ""
-    at_stop: str = ""  # killed: what it was doing when stopped, as the scene's `look` saw it ("busy", ...)
-
-    @property
-    def ended_by_itself(self) -> bool:
-        """Neither stopped by the harness nor by a limit it went over (whose error it may have caught)."""
-        return not self.killed and not (self.limit and self.returncode != 0)
-
-    @property
-    def crashed(self) -> bool:
-        return self.returncode not in (0, None) and not self.killed
-
-    @property
-    def traceback(self) -> str:
-        """The last Python traceback the program printed, or ''."""
-        text = self.stderr.text
-        start = text.rfind("Traceback (most recent call last):")
-        return text[start:].strip() if start >= 0 else ""
+Output, ProgramRun = programs.Output, programs.Run  # what a program did: the handout's record of it
 
 
 def read_capped(stream, cap: int = OUTPUT_CAP) -> Output:
@@ -228,7 +193,7 @@ class Program:
         else:  # stopped by us, or (not root) it killed its warden, which killed it
             code, cpu = (None if killed else -signal.SIGKILL), None
         limit = "processes" if crowded else _limit(self.caps, code, cpu, stderr.text, biggest)
-        self._run = ProgramRun(self.name, None if killed else code, killed, stdout, stderr, time.monotonic() - self.started,
+        self._run = ProgramRun(self.name, None if killed else code, killed, stdout, stderr,
                                self.caps.describe(limit) if limit else "", self._at_stop if killed else "")
         return self._run
 

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from autograder import course, export, gradebook, grading, intake, pages, report, rubric
+from autograder.bundle import CHECKER_PATHS
 from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION
 from autograder.rubric import GRADED
 
@@ -214,7 +215,7 @@ def _concerns_of(tmp_path: Path, files: dict[str, bytes]) -> tuple[grading.Conce
 
 def test_a_file_named_otherwise_or_missing_is_one_concern_each_and_a_copy_of_the_handout_none(tmp_path):
     """The whole handout zipped with the work is what many students upload: its copies change nothing that ran."""
-    handout = {name: (FOLDER / name).read_bytes() for name in LIBRARY_FILES + ("check.py",)}
+    handout = {name: (FOLDER / name).read_bytes() for name in (*LIBRARY_FILES, "check.py", *CHECKER_PATHS)}
     server = (SOLUTION / "server_student.py").read_bytes()
     concerns = _concerns_of(tmp_path, {**handout, "Server_Student (1).py": server})
     assert concerns == (grading.Concern("missing", "client2_student.py"),

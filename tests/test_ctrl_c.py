@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.bundle import HANDOUT_FILES
 from conftest import ASSIGNMENT, BOUND, SOLUTION, free_port
 
 STOP_SECONDS = 5.0  # from Ctrl+C to the program's end; it takes milliseconds (a wake-up, on Windows' path)
@@ -179,7 +180,8 @@ def _running_in(folder: Path) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds check.py's programs through Linux's /proc")
 def test_ctrl_c_ends_check_py_with_one_line_and_its_programs_with_it(tmp_path):
     """check.py is the students' fourth program: Ctrl+C while it runs a server that hangs."""
-    for name in ("utils2.py", "client1.py", "referee.py", "waiting.py", "advice.py", "check.py"):
+    (tmp_path / "checker").mkdir()
+    for name in HANDOUT_FILES:
         (tmp_path / name).write_bytes((ASSIGNMENT / name).read_bytes())
     hangs = Path(__file__).resolve().parent / "catalogue" / "server_waits_forever"
     for name in ("server_student.py", "client2_student.py"):

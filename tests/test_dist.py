@@ -92,6 +92,14 @@ def test_make_dist_refuses_a_rubric_the_grader_refuses_with_its_message(tmp_path
     assert not (tmp_path / "dist").exists()
 
 
+def test_the_handout_shows_a_student_only_their_files_and_the_checkers_in_one_folder(dist):
+    """At its top what a student opens or runs; all the self-check's support in checker/."""
+    names = [name.split("/", 1)[1] for name in _contents(dist / "handout.zip")]
+    top = sorted(name for name in names if "/" not in name)
+    assert top == sorted(["README.md", "check.py", "client1.py", "utils2.py", *STUDENT_FILES])
+    assert {name.split("/")[0] for name in names if "/" in name} == {"checker"}
+
+
 def test_handout_has_no_line_of_the_solution(dist):
     assert leaks(dist / "handout.zip") == []
 
@@ -117,7 +125,8 @@ def test_autograder_zip_holds_what_grading_needs_and_nothing_else(dist):
     expected = {name: (ROOT / name).read_bytes() for name in ("setup.sh", "run_autograder", "requirements.txt")}
     expected |= {f"autograder/{name}": data for name, data in _files(ROOT / "autograder").items()}
     expected |= {f"solution/{name}": (SOLUTION / name).read_bytes() for name in STUDENT_FILES}
-    expected |= {f"assignment/{name}": (FOLDER / name).read_bytes() for name in (*LIBRARY_FILES, *STUDENT_FILES)}
+    expected |= {f"assignment/{name}": (FOLDER / name).read_bytes()
+                 for name in (*LIBRARY_FILES, *STUDENT_FILES, *bundle.CHECKER_PATHS)}
     assert contents.keys() == expected.keys()
     assert contents == expected
     for name in contents:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grading, report, rubric, scene
+from autograder import grading, report, rubric
+from autograder.handout import scene
 from autograder.handout import FOLDER, ROOT, SOLUTION, waiting
 
 import gradescope_results

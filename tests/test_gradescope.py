@@ -118,7 +118,7 @@ def test_setup_made_the_image(gradescope):
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE((root / "source").stat().st_mode) & 0o007 == 0, "source/ is open to other users"
     # compiled once there, since run_autograder grades with PYTHONDONTWRITEBYTECODE
-    compiled = {path.name.split(".")[0] for path in (root / "source").glob("*/__pycache__/*.pyc")}
+    compiled = {path.name.split(".")[0] for path in (root / "source").glob("**/__pycache__/*.pyc")}
     assert {"warden", "sandbox", "scene", "utils2", "referee", "waiting"} <= compiled, compiled
     assert (root / "source" / "autograder" / "__pycache__" / "rubric.toml.json").is_file()  # parsed ahead
 

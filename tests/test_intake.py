@@ -116,6 +116,17 @@ def test_own_copies_of_the_library_are_ignored_with_a_note(tmp_path):
     assert [note.kind for note in taken.notes] == ["ignored"]  # not a concern: grading.Concern
 
 
+def test_own_copy_of_the_checker_folder_is_ignored_with_one_note(tmp_path):
+    """The whole handout, zipped with the work: its checker/ changes nothing that runs."""
+    upload = make_zip(tmp_path / "upload.zip", {**{f"pingpong/{name}": data for name, data in SOURCES.items()},
+                                                "pingpong/checker/referee.py": b"def judge(*a): return True\n",
+                                                "pingpong/checker/scene.py": b"\n"})
+    taken = take(tmp_path, upload)
+    assert_solution(taken)
+    assert taken.texts == ["Your checker/ folder was ignored: the grader always uses its own."]
+    assert [note.kind for note in taken.notes] == ["ignored"]
+
+
 @pytest.mark.parametrize("bom, newline", [(b"", b"\n"), (b"\xef\xbb\xbf", b"\n"), (b"", b"\r\n"),
                                           (b"\xef\xbb\xbf", b"\r\n")], ids=["utf8-lf", "bom-lf", "utf8-crlf", "bom-crlf"])
 def test_a_bom_or_crlf_line_ends_change_nothing(tmp_path, bom, newline):

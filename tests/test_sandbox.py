@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, rubric, sandbox, scenario, warden
+from autograder import accounts, handout, rubric, sandbox, scene as scenes, warden
 from autograder.handout import ROOT
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
@@ -112,7 +112,7 @@ def test_a_program_takes_the_compiled_library_its_folder_holds(place):
     (place / "source").mkdir()
     program = place / "source" / "client2_student.py"
     program.write_text("import os, utils2\nprint(os.access(utils2.__cached__, os.R_OK), utils2.Message.Ping)\n")
-    folder = scenario._workspace(place, "client2", program)
+    folder = scenes._workspace(place, "client2", program)
     cached = folder / "__pycache__" / Path(utils2_cache_name()).name
     loud = subprocess.run([sys.executable, "-v", "-B", "-s", "-c", "import utils2"], cwd=folder,
                           capture_output=True, text=True, timeout=BOUND)
@@ -529,8 +529,6 @@ def test_the_rubric_sets_the_limits_and_refuses_a_wrong_one(place):
 @needs_proc
 def test_a_program_that_fails_to_start_leaves_nothing_and_its_partner_is_stopped(place, monkeypatch):
     """A scene starts two programs side by side; the second never starts (its warden says nothing)."""
-    from autograder import scene as scenes
-
     real_launch, real_started, launched = sandbox.launch, sandbox._started, []
 
     def launch(*args, **kwargs):
@@ -550,10 +548,11 @@ def test_a_program_that_fails_to_start_leaves_nothing_and_its_partner_is_stopped
         folder.mkdir(mode=0o700)
         (folder / "program.py").write_text("import signal\nsignal.pause()\n", encoding="utf-8")
         folders.append(folder)
-    scene = scenes.Scene(BOUND, 0.1)
+    scene = handout.scene.Scene(scenes.Limits(scenario_seconds=BOUND, settle_seconds=0.1),
+                                scenes.Sandboxed(place, sandbox.Caps()))
     open_before = len(os.listdir("/proc/self/fd"))
     with pytest.raises(sandbox.SandboxError, match="a test says so"):
-        scene.start_all([(folder.name, folder / "program.py", folder, 9, None) for folder in folders])
+        scene.start_all([(folder.name, folder / "program.py", 9, None) for folder in folders])
     assert list(scene.programs) == ["first"]  # started: the scene's to stop
     assert not warden.alive(launched[1].keeper.pid), "the second warden was left running"
     runs = scene.close(0.0)

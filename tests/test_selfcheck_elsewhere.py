@@ -119,7 +119,8 @@ def test_the_simulation_takes_away_what_it_says(tmp_path):
     probe.write_text(
         "import os, selectors, socket, sys\n"
         "sys.path.insert(0, sys.argv[1])\n"
-        "import check, waiting\n"
+        "import check\n"
+        "from checker import programs, waiting\n"
         "found = [name for name in ('fork', 'setsid', 'killpg') if hasattr(os, name)]\n"
         "for name in ('fcntl', 'resource'):\n"
         "    try:\n"
@@ -129,7 +130,8 @@ def test_the_simulation_takes_away_what_it_says(tmp_path):
         "        pass\n"
         "found += ['AF_NETLINK'] * hasattr(socket, 'AF_NETLINK')\n"
         "found += ['/proc'] * waiting.can_see_waiting() + ['sock_diag'] * waiting._can_ask()\n"
-        "found += ['sessions'] * check.SESSIONS + ['watches'] * check.WATCHES_WAITING\n"
+        "found += ['sessions'] * programs.SESSIONS + ['hands_over'] * check.Processes.hands_over\n"
+        "found += ['pidfd'] * hasattr(os, 'pidfd_open')\n"
         "found += [selectors.DefaultSelector.__name__] * (selectors.DefaultSelector is not selectors.SelectSelector)\n"
         "print(' '.join(found))\n", encoding="utf-8")
     handout = str(Path(__file__).resolve().parent.parent / "assignment")
@@ -140,4 +142,4 @@ def test_the_simulation_takes_away_what_it_says(tmp_path):
     usual = subprocess.run([sys.executable, str(probe), handout], capture_output=True, text=True, timeout=CHECK_SECONDS)
     assert usual.returncode == 0, usual.stderr
     assert set(usual.stdout.split()) >= {"fork", "setsid", "killpg", "fcntl", "resource", "AF_NETLINK", "/proc",
-                                         "sessions", "watches", "EpollSelector"}
+                                         "sessions", "hands_over", "EpollSelector"}

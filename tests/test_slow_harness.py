@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from autograder import grading, readiness, rubric, sandbox
-from autograder.handout import FOLDER, SOLUTION, utils2
-from autograder.scene import NEVER, Scene
+from autograder.handout import FOLDER, SOLUTION, programs, scene as scenes, utils2, waiting
+from autograder.scene import Limits
 
 from survivors import open_folder
 from deserved import CATALOGUE, catalogue
@@ -100,7 +100,7 @@ warden._report = _report
 warden.run()""")
 
 
-@pytest.mark.skipif(not readiness.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+@pytest.mark.skipif(not waiting.can_see_waiting(), reason="waiting is seen through Linux's /proc")
 def test_a_program_is_under_way_when_it_is_said_to_have_started(monkeypatch):
     """Until its warden's go-ahead, a program's process sits blocked on a pipe: asked then, the
     kernel says it waits for a message. A harness that handed it the Ping then made a server that
@@ -120,12 +120,12 @@ def test_a_program_is_under_way_when_it_is_said_to_have_started(monkeypatch):
             with sandbox.start("client2", folder / "program.py", folder, {}) as program:
                 seen = [readiness.state(program.tree()) for _ in range(20)]
                 program.stop()
-            assert readiness.READY not in seen, seen
+            assert waiting.READY not in seen, seen
     finally:
         shutil.rmtree(place, ignore_errors=True)
 
 
-@pytest.mark.skipif(not readiness.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+@pytest.mark.skipif(not waiting.can_see_waiting(), reason="waiting is seen through Linux's /proc")
 def test_a_server_that_computes_then_makes_up_the_ping_fails_however_slow_its_warden(monkeypatch):
     entry = "cheat_server_spins_then_invents_the_ping"
     chosen = rubric.load()
@@ -159,19 +159,19 @@ def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_grading
     """The together scene relays client2's connection to the student server. When the server
     drops it (it crashed) and the harness reads that before client2's hello, the hello has
     nowhere to go: it used to crash the grading (a closed socket written to)."""
-    scene = Scene(BOUND, 0.1)
+    scene = scenes.Scene(Limits(scenario_seconds=BOUND, settle_seconds=0.1), programs.Processes(FOLDER))
     server, tapping = scene.listener(), scene.listener()  # server: stands in for the student server
     scene.tap(tapping, server.getsockname()[1], None, None, "client2")
     client2 = socket.create_connection(tapping.getsockname(), timeout=BOUND)
     try:
-        assert scene.wait(lambda: len(scene.endpoints) == 2, within=BOUND), "the tap did not connect onward"
-        outer, inner = scene.endpoints
+        assert scene.wait(lambda: len(scene.links) == 2, within=BOUND), "the tap did not connect onward"
+        outer, inner = scene.links
         relayed, _ = server.accept()
         relayed.close()
         assert scene.wait(lambda: not inner.open, within=BOUND), "the harness did not see the server hang up"
         client2.sendall(utils2.encode("client2") + utils2.encode(utils2.Message.Pong))
         assert scene.wait(lambda: bool(scene.events), within=BOUND), "what client2 sent was not logged"
-        assert [(e.frame, e.src, e.dst, e.passed) for e in scene.events] == [("Pong", "client2", "server", NEVER)]
+        assert [(e.frame, e.src, e.dst, e.passed) for e in scene.events] == [("Pong", "client2", "server", scenes.NEVER)]
     finally:
         client2.close()
         server.close()

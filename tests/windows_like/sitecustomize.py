@@ -3,7 +3,8 @@
 Python imports sitecustomize at start-up, before any program's own code, so
 check.py and every program it starts see a Python without:
   - os.fork, os.forkpty, os.setsid, os.setpgid, os.killpg: no POSIX sessions or
-    process groups to start a program in or to stop it with;
+    process groups to start a program in or to stop it with; os.pidfd_open: no
+    file that a program's exit makes readable;
   - fcntl, resource: modules Windows does not have (importing them fails);
   - socket.AF_NETLINK: no sock_diag, as on macOS and Windows;
   - select.poll, epoll, kqueue, devpoll: selectors falls back on select(),
@@ -20,7 +21,7 @@ import socket
 import stat
 import sys
 
-for _name in ("fork", "forkpty", "setsid", "setpgid", "killpg"):
+for _name in ("fork", "forkpty", "setsid", "setpgid", "killpg", "pidfd_open"):
     if hasattr(os, _name):
         delattr(os, _name)
 for _name in ("fcntl", "resource"):

@@ -18,7 +18,7 @@ from __future__ import annotations  # the types below are read by people, not ru
 
 from dataclasses import dataclass
 
-from referee import happened  # beside check.py, as in the grader (autograder/handout.py lends it)
+from .referee import happened
 
 
 # waiting.py's READY, BUSY and SLEEPING (this file does not need the rest of it): blocked so that only a message can

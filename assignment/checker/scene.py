@@ -1,0 +1,486 @@
+"""The referee's side of the network: the only witness whose word counts.
+
+In every scene the referee plays the other roles itself (the server, or
+client1 and client2) on real sockets, and puts a tap on any connection
+between two of your programs. Every frame that crosses its sockets is
+written down as a referee.Event with the time it was seen; what a program
+prints is never read for a verdict. check.py and the autograder both play
+their scenes with this file; only how a program is started differs
+(programs.py).
+
+One rule keeps the verdicts the same on every run: the referee delivers
+nothing to a program until that program waits for it (every process of it
+blocked on its connections, as waiting.py reads it). Whatever a program
+sends before it was given a reason to, it sent unprompted, and the log
+shows it so however loaded the computer. Where waiting cannot be seen
+(macOS, Windows), a spell of silence stands in for it, which is weaker.
+
+Standard library only, Python 3.8 or newer.
+"""
+
+from __future__ import annotations  # the types below are read by people, not run
+
+import os
+import selectors
+import socket
+import time
+
+import utils2  # beside check.py, as in the autograder (it lends its own)
+
+from . import referee, waiting
+
+HOST = "127.0.0.1"
+_ADDRESS = HOST.encode()  # as bytes: given a str, getaddrinfo loads the idna codec (5 ms)
+NEVER = float("inf")  # Event.passed of a frame that was sent but never delivered
+QUIET_SECONDS = 0.25  # where waiting cannot be seen: a program silent this long is taken to be waiting
+_PIDFD_OPEN = getattr(os, "pidfd_open", None)  # Linux, Python 3.9 or newer
+HIDDEN = "hidden"  # busy, as far as anyone could tell: it hid what it waits in (said of a message held to the end)
+
+
+class Link:
+    """One referee socket: a role it plays, or one side of a tap between two programs."""
+
+    def __init__(self, sock, me, peer, program, open=True):
+        self.sock, self.me, self.peer, self.program = sock, me, peer, program  # program: the one at the other end
+        self.partner = None  # for a tap: the other side, where frames go on
+        self.buffer = b""
+        self.open, self.greeted = open, not open
+        self.closing = False  # a tap side whose partner hung up: pass that on once the outbox is delivered
+        self.received = []
+        self.outbox = []  # (frame, bytes, when it was sent to the referee)
+
+
+class Scene:
+    """One scene's sockets, programs and log, with bounded waits for events.
+
+    `start`: how programs are started (see programs.py). `halt`: a socket
+    that, once readable, ends the scene now (the run was interrupted).
+    """
+
+    def __init__(self, limits, start, halt=None):
+        self.start = start
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + limits.scenario_seconds
+        self.settle_seconds = limits.settle_seconds
+        self.sees_waiting = waiting.can_see_waiting()
+        self.events, self.links, self.programs = [], [], {}
+        self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
+        self.dropped = []  # roles that connected a second time to the server the referee plays
+        self.seen_as = {}  # program name -> its state (waiting.READY, ...; "gone") when last looked at
+        self.undelivered = {}  # program name -> that state (HIDDEN: it hid it), if frames for it were held to the end
+        self.heard = {}  # program name -> when it last sent anything, was handed a message, or started
+        # What a program's wait ends on when a message comes (see _connections): the program's ends of the
+        # referee's connections (the referee's socket -> the inode of the program's end, once found), and
+        # the listening socket handed to a server (program name -> its inode).
+        self.far_ends, self.handed = {}, {}
+        # For the hint only (see advice.hint): each program's state at the hang-up, whether the scene's time
+        # was up then, and the programs seen to close a connection before it, in order.
+        self.at_end, self.out_of_time, self.closed = {}, False, []
+        self.served, self.taps, self.pidfds = {}, {}, []
+        self.halted = False  # told to end now: no more waiting, no grace
+        self.selector = selectors.DefaultSelector()
+        if halt is not None:
+            self.selector.register(halt, selectors.EVENT_READ, "halt")
+
+    def now(self):
+        return time.monotonic() - self.t0
+
+    def left(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+    def _log(self, event):
+        """Write a frame down; past referee.MAX_EVENTS, only count it."""
+        if len(self.events) < referee.MAX_EVENTS:
+            self.events.append(event)
+        else:
+            self.unlogged += 1
+        self._bound()
+
+    def _bound(self):
+        """End the scene now once more than MAX_EVENTS frames have passed or wait, held for a busy
+        program: a flood is judged on what came first (past the exchange's 4 frames, each breaks a rule)."""
+        if len(self.events) + self.unlogged + sum(len(k.outbox) for k in self.links) > referee.MAX_EVENTS:
+            self.deadline = min(self.deadline, time.monotonic())
+
+    # --- setting the scene -------------------------------------------------
+
+    @staticmethod
+    def listener():
+        """A listening socket on a port the system chose: no race with anything else."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((HOST, 0))
+        sock.listen(8)
+        return sock
+
+    def start_all(self, wanted):
+        """Start programs side by side: (name, script, port, listening socket or None) each. A server is
+        handed `listening` where it can be; elsewhere it is closed, for the server to bind its port itself.
+        Those started are the scene's to stop, even when a later one fails to start."""
+        launches, programs = [], []
+        begun = time.monotonic()
+        try:
+            for name, script, port, listening in wanted:
+                env = {"PINGPONG_HOST": HOST, "PINGPONG_PORT": str(port),
+                       "PINGPONG_CONNECT_TIMEOUT": str(self.left())}
+                fds = ()
+                if listening is not None and self.start.hands_over:
+                    env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
+                    fds = (listening.fileno(),)
+                    self.handed[name] = os.fstat(listening.fileno()).st_ino
+                elif listening is not None:
+                    listening.close()
+                launches.append(self.start.launch(name, script, env, fds))
+            while launches:
+                program = launches.pop(0).started()
+                self._watch(program)
+                programs.append(program)
+            # The scene's time is the programs' time: starting them (for the autograder: a sandbox user
+            # made, a warden started) takes longest on a loaded machine, where charging it to your
+            # programs would change the verdict.
+            if not self.halted:
+                self.deadline += time.monotonic() - begun
+            return programs
+        finally:
+            failure = None
+            for launch in launches:  # not started: one before them failed
+                try:
+                    launch.abandon()
+                except Exception as error:  # noqa: BLE001 - the others are abandoned all the same
+                    failure = failure or error
+            if failure is not None:
+                raise failure
+
+    def _watch(self, program):
+        self.programs[program.name] = program
+        self.heard[program.name] = time.monotonic()
+        if _PIDFD_OPEN is not None:
+            try:  # lets a program's exit wake the selector at once
+                fd = _PIDFD_OPEN(program.pid)
+                self.pidfds.append(fd)
+                self.selector.register(fd, selectors.EVENT_READ, "exit")
+            except OSError:
+                pass
+
+    def serve(self, listening, program, role):
+        """The referee plays the server for `program`, which is to connect to `listening` as `role`."""
+        self.served[listening] = role
+        self.selector.register(listening, selectors.EVENT_READ, ("serve", program))
+
+    def connect(self, me, port, program):
+        """The referee plays client `me`, connecting to your server and saying hello. A server that is
+        already gone (a syntax error ends it at once) refuses: the link is then closed from the start."""
+        sock = self._dial(port, program)
+        if sock is None:
+            link = Link(None, me, "server", program, open=False)
+            self.links.append(link)
+            return link
+        link = self._add(sock, me, "server", program)
+        link.greeted = True
+        try:
+            sock.sendall(utils2.encode(me))
+        except OSError:
+            self._closed(link)
+        return link
+
+    def tap(self, listening, server_port, server, client, role):
+        """Relay what connects to `listening` (`client`, as `role`) on to your server, writing all down."""
+        self.taps[listening] = (server_port, server, client, role)
+        self.selector.register(listening, selectors.EVENT_READ, ("tap", None))
+
+    def stop_listening(self, listening):
+        """Close a socket the referee listened on: out of the selector first, as a closed socket in
+        select() is an error (Windows; Linux's epoll and macOS's kqueue forget it by themselves)."""
+        try:
+            self.selector.unregister(listening)
+        except (KeyError, ValueError):
+            pass  # never registered
+        listening.close()
+
+    def _dial(self, port, server):
+        """A connection to your server: at once where it was handed its socket, else once it listens
+        (nothing announces that: look again every 20 ms, while it runs and the scene has time)."""
+        while True:
+            try:
+                return socket.create_connection((_ADDRESS, port), timeout=max(0.1, self.left()))
+            except OSError:
+                if server is None or server.name in self.handed or server.exited() or self.left() <= 0:
+                    return None
+                time.sleep(0.02)
+
+    def _add(self, sock, me, peer, program):
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link = Link(sock, me, peer, program)
+        self.links.append(link)
+        self.selector.register(sock, selectors.EVENT_READ, link)
+        return link
+
+    # --- sending -------------------------------------------------------------
+
+    def send(self, link, msg):
+        """Send `msg` from the role the referee plays on `link`, once its program waits for it."""
+        link.outbox.append((msg.value, utils2.encode(msg), self.now()))
+
+    def _flush(self, link):
+        """Deliver what waits for `link`'s program, once that program waits for it."""
+        if not link.outbox or not link.open:
+            return
+        if link.program is not None and not self._settled(link.program, link.outbox[0][2]):
+            return
+        while link.outbox:
+            frame, data, seen = link.outbox[0]
+            try:
+                link.sock.sendall(data)
+            except OSError:
+                self._closed(link)
+                return
+            link.outbox.pop(0)
+            if link.program is not None:  # where waiting is not seen: its silence counts from now
+                self.heard[link.program.name] = time.monotonic()
+            # seen: when its sender sent it (a role the referee plays: when it chose to), even if held since
+            self._log(referee.Event(frame, self._sender(link), link.peer, seen, self.now()))
+        if link.closing:
+            self._hang_up(link)
+
+    @staticmethod
+    def _sender(link):
+        """Who sent what waits in `link`'s outbox: the referee's role, or the program across the tap."""
+        return link.me if link.partner is None else link.partner.peer
+
+    def _settled(self, program, since, delivering=True):
+        """Is `program` waiting for a message (or gone), with all it sent so far read?
+
+        A program blocked on anything but its connections (asleep, a timer,
+        a pipe) is never settled: whatever it sends when it wakes, it sent
+        without being asked. Nor, for a delivery, is a running one: it may be
+        about to send, and a program that computes, then sends, then receives
+        must not find a message waiting that makes its send look like an
+        answer. When nothing is to be delivered (settle), a program busy for
+        settle_seconds is done enough. Where waiting cannot be seen, a spell
+        of silence stands in for it.
+        """
+        if program.exited() and not program.tree():  # gone, and nothing it started lives on
+            self.seen_as[program.name] = "gone"
+            return self._nothing_readable()  # what it sent before it ended comes first in the log
+        if not self.sees_waiting:
+            return time.monotonic() - max(self.heard[program.name], self.t0 + since) >= QUIET_SECONDS
+        ends = self._connections(program)
+        now = self.seen_as[program.name] = self.start.state(program, ends)
+        if now == waiting.BUSY:
+            return not delivering and self.now() - since >= self.settle_seconds
+        if now == waiting.SLEEPING:
+            return False
+        return self._nothing_readable() and self.start.state(program, ends) == waiting.READY
+
+    def _connections(self, program):
+        """The inodes of `program`'s sockets that a message from the referee comes on: its ends of the
+        connections it greeted on, and the listening socket it was handed. None where they cannot be
+        found, and any TCP socket counts. Another connection, never greeted on, brings nothing: a wait
+        on it is no wait for a message."""
+        socks = [link.sock for link in self.links if link.program is program and link.open and link.greeted]
+        ends = waiting.far_ends(socks, self.far_ends)
+        if ends is not None and program.name in self.handed:
+            ends.add(self.handed[program.name])
+        return ends
+
+    def gone(self, program):
+        """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:
+        a client2 that greets and exits at once has greeted, however late the referee looks."""
+        return program.exited() and self._nothing_readable(program)
+
+    def _nothing_readable(self, program=None):
+        """No frame, hang-up or new connection is waiting to be read (given a program: on its own
+        links, or on a listener)."""
+        def counts(data):
+            if program is None:
+                return data != "exit"
+            return isinstance(data, tuple) or getattr(data, "program", None) is program
+        return not any(counts(key.data) for key, _ in self.selector.select(0))
+
+    # --- waiting -------------------------------------------------------------
+
+    def wait(self, done, within=None, polling=False):
+        """Handle traffic until done() is true or time runs out; returns done().
+
+        `polling`: done() watches something no socket announces (a program
+        going quiet), so look again every couple of milliseconds.
+        """
+        stop = time.monotonic() + (self.left() if within is None else min(within, self.left()))
+        while True:
+            for link in self.links:
+                self._flush(link)
+            if done():
+                return True
+            remaining = min(stop, self.deadline) - time.monotonic()  # the deadline comes early after a flood
+            if remaining <= 0:
+                return bool(done())
+            pending = any(link.outbox and link.open for link in self.links)
+            # Without pidfds (not Linux), a program's exit wakes nothing: look often.
+            nap = 0.002 if pending or polling else (remaining if self.pidfds else 0.05)
+            for key, _ in self.selector.select(min(remaining, nap)):
+                self._handle(key)
+
+    def settle(self):
+        """Wait until every program waits or is gone (bounded)."""
+        since = self.now()
+        self.wait(lambda: all(self._settled(p, since, delivering=False) for p in self.programs.values()),
+                  polling=True)
+
+    def _handle(self, key):
+        data = key.data
+        if data == "exit":
+            self.selector.unregister(key.fileobj)
+            return
+        if data == "halt":  # left unread: it stays readable, for every scene told by the same socket
+            self.halted = True
+            self.deadline = min(self.deadline, time.monotonic())
+            return
+        if isinstance(data, Link):
+            self._read(data)
+            return
+        kind, program = data
+        sock, _ = key.fileobj.accept()
+        if kind == "serve":
+            self._add(sock, "server", self.served[key.fileobj], program)
+            return
+        port, server, client, role = self.taps[key.fileobj]
+        outer = self._add(sock, "server", role, client)
+        onward = self._dial(port, server)
+        if onward is None:
+            self._closed(outer)
+            return
+        inner = self._add(onward, role, "server", server)
+        inner.greeted = True  # servers do not introduce themselves
+        outer.partner, inner.partner = inner, outer
+
+    def _read(self, link):
+        try:
+            chunk = link.sock.recv(4096)
+        except OSError:
+            chunk = b""
+        if link.program is not None:  # the program at the other end just spoke (or hung up)
+            self.heard[link.program.name] = time.monotonic()
+        if not chunk:
+            if link.buffer:  # a last frame without its newline: not a message, but sent all the same
+                self._frame(link, link.buffer, complete=False)
+            if link.program is not None and link.program.name not in self.closed:
+                self.closed.append(link.program.name)
+            self._closed(link)
+            return
+        try:
+            frames, link.buffer = utils2.split_frames(link.buffer + chunk)
+        except utils2.ProtocolError as error:  # the frames before the bad bytes count, then the bytes
+            frames, link.buffer = [*error.frames, error.rest], b""
+        for raw in frames:
+            if not link.open:
+                break
+            self._frame(link, raw)
+
+    def _frame(self, link, raw, complete=True):
+        try:
+            item = utils2.decode(raw) if complete else None
+        except utils2.ProtocolError:
+            item = None
+        if not link.greeted and isinstance(item, tuple):
+            if self._taken(link, item[1]):  # a server drops a second client of the same name; so does the referee
+                self.dropped.append(item[1])
+                self._closed(link)
+                return
+            link.greeted, link.peer = True, item[1]
+            if link.partner is not None:
+                link.partner.me = item[1]
+                if link.partner.open:  # a server that dropped the relayed connection gets no hello
+                    try:
+                        link.partner.sock.sendall(raw)
+                    except OSError:
+                        self._closed(link.partner)
+            return
+        frame = item.value if isinstance(item, utils2.Message) else referee.garbage(raw, utils2.MAX_FRAME)
+        if not link.greeted:
+            frame += " before saying who it is"
+        now = self.now()
+        if link.partner is None:
+            link.received.append(frame)
+            self._log(referee.Event(frame, link.peer, link.me, now, now))
+            if not link.greeted:  # a server drops a client that does not say who it is first
+                self._closed(link)
+        elif link.partner.open:
+            link.partner.outbox.append((frame, raw, now))
+            self._bound()
+        else:  # the other side has gone: sent all the same, and the log shows it never delivered
+            self._log(referee.Event(frame, link.peer, link.partner.peer, now, NEVER))
+
+    def _taken(self, link, role):
+        """Is `role` already connected to the server the referee plays on `link`?"""
+        return link.partner is None and link.me == "server" and any(
+            other is not link and other.partner is None and other.me == "server" and other.greeted
+            and other.peer == role for other in self.links)
+
+    def _closed(self, link):
+        if not link.open:
+            return
+        link.open = False
+        self.selector.unregister(link.sock)
+        link.sock.close()
+        held, link.outbox = link.outbox, []  # out of the outbox first: _bound counts each frame once
+        for frame, _, seen in held:  # sent all the same: the log shows it, never delivered
+            self._log(referee.Event(frame, self._sender(link), link.peer, seen, NEVER))
+        partner = link.partner
+        if partner is not None and partner.open:
+            if partner.outbox:  # a tap still delivers what it holds, then passes the close on
+                partner.closing = True
+            else:
+                self._hang_up(partner)
+
+    def _hang_up(self, link):
+        """Pass a close on through a tap, as TCP does: the program at `link` reads the end of the
+        stream, and what it still sends is read and logged (never delivered) until it closes too."""
+        try:
+            link.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._closed(link)
+
+    # --- ending ---------------------------------------------------------------
+
+    def _doing(self, program):
+        """What a program that has not ended is doing: at the hang-up (for a hint), and when it is stopped
+        (for the warning it gets, see advice.ending); "" where waiting cannot be seen."""
+        return self.start.state(program, self._connections(program)) if self.sees_waiting else ""
+
+    def close(self, grace, relay=False):
+        """Hang up every referee socket, give programs `grace` s to end (none if halted), stop them;
+        a programs.Run for each.
+
+        `relay`: the exchange is over, and the roles the referee plays leave as the reference programs
+        would (client1 ends with the Pong), but a tap is a wire between two of your programs: it goes
+        on relaying, so two that wait on each other are still waiting, as in a real run, when stopped.
+        """
+        self.out_of_time = not self.halted and time.monotonic() >= self.deadline
+        for name, program in self.programs.items():
+            gone = program.exited() and not program.tree()
+            self.at_end[name] = "gone" if gone else self._doing(program)
+        for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
+            self._handle(key)
+        for link in list(self.links):
+            self._flush(link)
+            if link.open and link.outbox and link.program is not None:  # held to the end: why it was is kept
+                seen = self.seen_as.get(link.program.name, "")
+                if seen == waiting.BUSY and waiting.hides(link.program.tree()):
+                    seen = HIDDEN
+                self.undelivered[link.program.name] = seen
+            if not (relay and link.partner is not None):
+                self._closed(link)
+        programs = list(self.programs.values())
+        try:
+            if relay and not self.halted:
+                self.deadline = time.monotonic() + grace
+                self.wait(lambda: all(program.exited() for program in programs))
+                grace = 0.0
+        finally:
+            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace, self._doing)))
+        for link in list(self.links):
+            self._closed(link)
+        for fd in self.pidfds:
+            os.close(fd)
+        self.selector.close()
+        return runs
