@@ -56,9 +56,9 @@ grade: $(STAMP)
 skeletons: $(STAMP)
 	$(PY) -m autograder.skeleton --write
 
-# Only the standard library is needed: no virtual environment.
-dist:
-	$(PYTHON) -m autograder.bundle
+# The grader's environment, to check the rubric as the grader reads it (tomli before Python 3.11).
+dist: $(STAMP)
+	$(PY) -m autograder.bundle
 
 # As root: builds a bare Debian image once (cached under /var/cache/pingpong-image), then
 # runs setup.sh and the cases in containers of it; tests/image/run.py says how.

@@ -7,18 +7,25 @@
     dist/handout.zip      exactly the student handout, in a folder `pingpong/`:
                           at its top what a student opens or runs, the
                           self-check's support in `checker/`; never
-                          anything from solution/.
+                          anything from solution/. Its README names the
+                          port the programs meet on where the source says
+                          {port}: the PORT set at the top of utils2.py, the
+                          one place an instructor changes it.
 
 The file lists are explicit, so a stray file (a cache, a backup, a test)
 cannot ship by accident, and the zips are deterministic: entries sorted,
 timestamps fixed, permissions set here rather than taken from the checkout,
-so the same sources always give the same bytes. `make dist` runs this.
+so the same sources always give the same bytes. `make dist` runs this, and
+refuses a rubric the grader would refuse, with the grader's message: better
+than a Gradescope build that fails, or an autograder that fails every student.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +48,21 @@ class Entry:
     name: str  # the path inside the zip
     source: Path
     executable: bool = False
+    data: bytes | None = None  # what it holds, when not the source's bytes as they are
+
+
+def port() -> int:
+    """The port the handout's programs meet on, as utils2.py sets it."""
+    found = re.search(r"^PORT = (\d+)\s*$", (FOLDER / "utils2.py").read_text(encoding="utf-8"), re.M)
+    if found is None:
+        raise ValueError(f"{FOLDER / 'utils2.py'} sets no `PORT = <number>`: the README could not name the port")
+    return int(found[1])
+
+
+def readme(text: str, chosen: int) -> str:
+    """The students' README, naming the port in force, and another to try when it is busy."""
+    other = chosen + 1 if chosen < 65535 else chosen - 1
+    return text.replace("{port}", str(chosen)).replace("{other_port}", str(other))
 
 
 def _shippable(relative: Path) -> bool:
@@ -61,7 +83,10 @@ def _package() -> list[Entry]:
 
 
 def handout_entries() -> list[Entry]:
-    return sorted((Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in HANDOUT_FILES), key=lambda e: e.name)
+    entries = [Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in HANDOUT_FILES if name != "README.md"]
+    text = readme((FOLDER / "README.md").read_text(encoding="utf-8"), port())
+    entries.append(Entry(f"{HANDOUT_FOLDER}/README.md", FOLDER / "README.md", data=text.encode("utf-8")))
+    return sorted(entries, key=lambda e: e.name)
 
 
 def autograder_entries() -> list[Entry]:
@@ -86,7 +111,7 @@ def write_zip(path: Path, entries: list[Entry]) -> None:
             info.create_system = 3  # Unix, so unzip honours the permissions below
             info.external_attr = (0o100755 if entry.executable else 0o100644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zipped.writestr(info, entry.source.read_bytes(), compresslevel=9)
+            zipped.writestr(info, entry.source.read_bytes() if entry.data is None else entry.data, compresslevel=9)
     os.replace(temporary, path)
 
 
@@ -102,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bundle", description=__doc__.split("\n")[0])
     parser.add_argument("--dist", type=Path, default=DIST, help=f"where to write the zips (default: {DIST})")
     args = parser.parse_args(argv)
+    from . import rubric  # noqa: PLC0415 - reading TOML needs tomli before Python 3.11: only here
+
+    try:
+        rubric.load()
+    except rubric.ConfigError as error:
+        print(f"error: {error}\nmake dist wrote nothing: fix the rubric and run it again", file=sys.stderr)
+        return 1
     for path in build(args.dist).values():
         with zipfile.ZipFile(path) as zipped:
             count = len(zipped.infolist())

@@ -6,7 +6,10 @@ files alone: the same files the gradebook is built from, so the report
 can never say something the results do not. Failures are grouped by what
 the grading decided, carried in each test's `extra_data` (the test's key
 and the name of the hint the student was given), never by reading the
-feedback's prose; a submission needs a person for the concerns its grading
+feedback's prose: one mistake (a client2 that crashed) fails several tests
+with the same hint, and counts once per submission, beside the tests it
+failed. Submissions are named by their students where the export names
+them. A submission needs a person for the concerns its grading
 recorded (grading.Concern), or because the grader broke.
 """
 
@@ -47,12 +50,16 @@ class PassRate:
 
 @dataclass(frozen=True)
 class Failure:
-    """Submissions that failed one test for one reason: the same hint, by its key."""
+    """Submissions that failed for one reason, the same hint (by its key), in whichever tests it failed."""
 
-    test: str  # the test's name
-    hint: str  # the hint's key ("" in results of a grader older than the report)
+    tests: tuple[str, ...]  # the names of the tests it failed, in the rubric's order
+    hint: str  # the hint's key ("" in results of a grader older than the report: one test each)
     told: str  # the hint, as the first of them was told it
     submissions: tuple[str, ...]
+
+    @property
+    def test(self) -> str:
+        return "; ".join(self.tests)
 
     @property
     def example(self) -> str:
@@ -80,6 +87,11 @@ class Course:
     rates: list[PassRate]
     failures: list[Failure]  # most common first
     attention: list[Attention]
+    students: dict[str, str]  # submission -> its students' names, where the export gives them
+
+    def who(self, submission: str) -> str:
+        """A submission as the report names it: its students, and its folder to find it by."""
+        return f"{self.students[submission]} ({submission})" if self.students.get(submission) else submission
 
 
 def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Course:
@@ -89,7 +101,7 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
     keys = {t.name: t.key for t in tests}
     passed = {t.key: 0 for t in tests}
     of = {t.key: 0 for t in tests}
-    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    groups: dict[tuple[str, str], tuple[list[str], list[tuple[str, str]]]] = {}  # by hint, or by test without one
     attention = []
     for r in sorted(rows, key=lambda r: r.submission):
         data = gradebook.read(out / r.submission / "results.json") or {"tests": []}
@@ -105,21 +117,27 @@ def gather(out: Path, rows: list[gradebook.Row], rubric: Rubric, run: Run) -> Co
             if test.get("status") == "passed":
                 passed[key] += 1
             else:
-                told = (r.submission, extra.get("told", ""))
-                groups.setdefault((key, extra.get("hint", "")), []).append(told)
+                hint = extra.get("hint", "")
+                failed, members = groups.setdefault((hint, "" if hint else key), ([], []))
+                failed += [] if key in failed else [key]
+                if not members or members[-1][0] != r.submission:  # once per submission
+                    members.append((r.submission, extra.get("told", "")))
         if reasons:
             graded = r.status == gradebook.GRADED_STATUS
             score = f"{gradebook.number(r.total)}/{gradebook.number(r.max)}" if graded else "error"
             attention.append(Attention(r.submission, score, tuple(reasons)))
     order = {t.key: i for i, t in enumerate(tests)}
-    common = sorted(groups.items(), key=lambda group: (-len(group[1]), order[group[0][0]], group[0][1]))
-    failures = [Failure(names[test], hint, members[0][1], tuple(sub for sub, _ in members))
-                for (test, hint), members in common]
+    for failed, _ in groups.values():
+        failed.sort(key=order.get)
+    common = sorted(groups.items(), key=lambda group: (-len(group[1][1]), order[group[1][0][0]], group[0][0]))
+    failures = [Failure(tuple(names[key] for key in failed), hint, members[0][1], tuple(sub for sub, _ in members))
+                for (hint, _), (failed, members) in common]
     scores = [r.total for r in rows if r.status == gradebook.GRADED_STATUS]
     maximum = max((r.max for r in rows if r.status == gradebook.GRADED_STATUS), default=rubric.max_score)
     return Course(run, len(scores), maximum, statistics.mean(scores) if scores else None,
                   statistics.median(scores) if scores else None, gradebook.bands(scores, maximum),
-                  [PassRate(t.key, t.name, passed[t.key], of[t.key]) for t in tests], failures, attention)
+                  [PassRate(t.key, t.name, passed[t.key], of[t.key]) for t in tests], failures, attention,
+                  {r.submission: "; ".join(s.name for s in r.submitters if s.name) for r in rows})
 
 
 def _duration(seconds: float) -> str:
@@ -158,10 +176,11 @@ def report_md(course: Course) -> str:
     lines += [f"| {label} | {count} |" for label, count in course.bands]
     lines += ["", "## Pass rate of each test", "", "| test | passed | of | rate |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {_md(r.name)} | {r.passed} | {r.of} | {_rate(r)} |" for r in course.rates]
-    lines += ["", "## Most common failures", "", "| count | test | what went wrong (the hint given) | submissions |",
+    lines += ["", "## Most common failures", "",
+              "| count | tests failed | what went wrong (the hint given) | submissions |",
               "| ---: | --- | --- | --- |"]
     for f in course.failures:
-        shown = ", ".join(f"[{_md(s)}]({link(s)})" for s in f.submissions[:EXAMPLES])
+        shown = ", ".join(f"[{_md(course.who(s))}]({link(s)})" for s in f.submissions[:EXAMPLES])
         more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
         key = f"`{f.hint}`: " if f.hint else ""
         lines.append(f"| {len(f.submissions)} | {_md(f.test)} | {key}{_md(f.example)} | {shown}{more} |")
@@ -172,7 +191,7 @@ def report_md(course: Course) -> str:
         lines += ["| submission | score | why |", "| --- | ---: | --- |"]
         for a in course.attention:
             why = "<br>".join(f"{_md(LABELS.get(kind, kind))}: {_md(detail)}" for kind, detail in a.reasons)
-            lines.append(f"| [{_md(a.submission)}]({link(a.submission)}) | {a.score} | {why} |")
+            lines.append(f"| [{_md(course.who(a.submission))}]({link(a.submission)}) | {a.score} | {why} |")
     return "\n".join(lines) + "\n"
 
 

@@ -76,8 +76,8 @@ def chart(bands: list[tuple[str, int]]) -> str:
     return "\n".join(parts)
 
 
-def _a(submission: str) -> str:
-    return f'<a class="feedback" href="{escape(link(submission))}">{escape(submission)}</a>'
+def _a(course: Course, submission: str) -> str:
+    return f'<a class="feedback" href="{escape(link(submission))}">{escape(course.who(submission))}</a>'
 
 
 def report_html(course: Course) -> str:
@@ -95,10 +95,11 @@ def report_html(course: Course) -> str:
                     f'<span class="meter" style="width:{8 * share:.2f}em"></span> {100 * share:.0f} %</td></tr>')
     body += ["</table>", "<h2>Most common failures</h2>"]
     if course.failures:
-        body.append('<table id="failures"><tr><th>count</th><th>test</th><th>what went wrong (the hint given)</th>'
+        body.append('<table id="failures"><tr><th>count</th><th>tests failed</th>'
+                    "<th>what went wrong (the hint given)</th>"
                     "<th>submissions</th></tr>")
         for f in course.failures:
-            shown = ", ".join(_a(s) for s in f.submissions[:EXAMPLES])
+            shown = ", ".join(_a(course, s) for s in f.submissions[:EXAMPLES])
             more = f" and {len(f.submissions) - EXAMPLES} more" if len(f.submissions) > EXAMPLES else ""
             body.append(f'<tr class="failure"><td class=n>{len(f.submissions)}</td><td>{escape(f.test)}</td>'
                         f"<td>{f'<code>{escape(f.hint)}</code>: ' if f.hint else ''}{escape(f.example)}</td>"
@@ -112,7 +113,7 @@ def report_html(course: Course) -> str:
         for a in course.attention:
             why = "<br>".join(f"<b>{escape(LABELS.get(kind, kind))}</b>: {escape(detail)}"
                               for kind, detail in a.reasons)
-            body.append(f"<tr><td>{_a(a.submission)}</td><td class=n>{escape(a.score)}</td><td>{why}</td></tr>")
+            body.append(f"<tr><td>{_a(course, a.submission)}</td><td class=n>{escape(a.score)}</td><td>{why}</td></tr>")
         body.append("</table>")
     else:
         body.append("<p>None.</p>")

@@ -165,6 +165,11 @@ def parse(data: dict, where: str = "rubric") -> Rubric:
         if not isinstance(must_end, bool):
             raise ConfigError(f"{where}: tests.{key}.must_end must be true or false, not {must_end!r}")
         tests[key] = replace(tests[key], points=float(points), visibility=visibility, must_end=must_end)
+    # A graded test left out would keep points the instructor never sees: each must be given its own.
+    unpointed = [key for key in GRADED if not isinstance(raw_tests.get(key), dict) or "points" not in raw_tests[key]]
+    if unpointed:
+        raise ConfigError(f"{where}: no points for {', '.join(f'tests.{key}' for key in unpointed)}: every graded "
+                          f"test needs its table with its points (0 to grade it for nothing)")
     return Rubric(tuple(tests[test.key] for test in TESTS), limits)
 
 

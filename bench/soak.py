@@ -7,7 +7,7 @@ many runs gave a score other than the expected one, or a hint or warning other
 than the one the catalogue pins (a passed test with no pin: no warning).
 Target: zero.
 
-The expected scores and hints are the catalogue's own (tests/catalogue/expected.toml).
+The expected scores and hints are the catalogue's own under the rubric in force (tests/deserved.py).
 """
 
 from __future__ import annotations
@@ -49,18 +49,19 @@ BURN = "while True:\n    pass\n"
 
 
 def expected() -> dict[str, tuple[float, dict[str, str]]]:
-    """Each entry's total under the default rubric, and the key of the hint (or warning) its graded tests
+    """Each entry's total under the rubric in force, and the key of the hint (or warning) its graded tests
     give where the catalogue pins one, "" for a passed test with no pin (no warning)."""
-    sys.path.insert(0, str(ROOT))
-    from autograder.rubric import GRADED, toml
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+    from autograder import rubric
+    from deserved import catalogue
 
-    table = toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+    chosen, table = rubric.load(), catalogue()
     found = {}
     for name in (name for name in ENTRIES if name in table):
-        entry, pinned = table[name], table[name].get("hint", {})
-        passed = [key for key in GRADED if entry[key] == table["solution"][key]]
-        hints = {key: pinned[key][0] if key in pinned else "" for key in GRADED if key in pinned or key in passed}
-        found[name] = (float(sum(entry[key] for key in GRADED)), hints)
+        entry = table[name]
+        hints = {key: entry.hint[key][0] if key in entry.hint else "" for key in rubric.GRADED
+                 if key in entry.hint or entry.passes(key, chosen)}
+        found[name] = (entry.total(chosen), hints)
     return found
 
 

@@ -24,7 +24,7 @@ import gradescope_results
 SETUP_SECONDS = 300  # pip on a slow mirror; it takes 5-20 s
 RUN_SECONDS = 120  # run_autograder's whole run; grading takes a few seconds
 # One catalogue entry of each kind, for a short grading the way Gradescope grades: a hang, a crash, one step
-# wrong, two cheats, a correct one written differently (tests/catalogue/expected.toml has their scores).
+# wrong, two cheats, a correct one written differently (tests/catalogue/expected.toml says what they deserve).
 KINDS = ("both_wait_forever", "client2_crashes", "server_forwards_only_the_ping", "cheat_server_forges_the_pong",
          "cheat_client2_pong_before_ping", "correct_client2_raw_socket")
 

@@ -6,7 +6,8 @@ programs run in the order the students' README gives (server, client2,
 client1), each must exit 0 and print exactly the lines that README shows,
 and `python check.py` must pass every check and exit 0. In the other copy,
 left untouched, `python check.py` must fail every check and exit 1, as the
-README promises.
+README promises. The README must name the port utils2.py sets, and no other:
+`make dist` writes it there.
 
 Everything runs with the Python that runs this script, so CI runs it under
 each Python and system of its matrix; the test suite runs it under 3.8.
@@ -120,13 +121,30 @@ def readme_lines(folder):
     return shown
 
 
-def free_port():
-    """A port free now, for the three programs to meet on (not 50505, where a student's server may wait)."""
+def handout_port(folder):
+    """The port utils2.py sets, once the README is seen to name it and no other wherever it names a port."""
+    with open(os.path.join(folder, "utils2.py"), encoding="utf-8") as stream:
+        found = re.search(r"^PORT = (\d+)\s*$", stream.read(), re.M)
+    if found is None:
+        raise Failed("utils2.py sets no `PORT = <number>`")
+    with open(os.path.join(folder, "README.md"), encoding="utf-8") as stream:
+        text = stream.read()
+    named = [int(number) for number in re.findall(r"(?:127\.0\.0\.1:|\bport )(\d+)", text)]
+    if not named or set(named) != {int(found.group(1))} or re.search(r"\{\w*port\}", text):
+        raise Failed("the README names the port {}{}, but utils2.py sets {}: make dist writes it there".format(
+            " and ".join(map(str, sorted(set(named)))) or "nowhere",
+            "".join(" and leaves " + hole for hole in sorted(set(re.findall(r"\{\w*port\}", text)))),
+            found.group(1)))
+    return int(found.group(1))
+
+
+def free_port(avoid):
+    """A port free now, for the three programs to meet on (not the handout's, where a student's server may wait)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port != 50505:
+        if port != avoid:
             return port
 
 
@@ -136,11 +154,12 @@ def environment(**extra):
     return env
 
 
-def three_programs(folder, shown):
+def three_programs(folder, shown, handout):
     """Server, client2, client1, each started once the one before it is ready, as the README says."""
-    port = free_port()
+    port = free_port(handout)
     env = environment(PINGPONG_PORT=str(port))
-    expected = {name: [line.replace(":50505", ":{}".format(port)) for line in lines] for name, lines in shown.items()}
+    expected = {name: [line.replace(":{}".format(handout), ":{}".format(port)) for line in lines]
+                for name, lines in shown.items()}
     started = []
     try:
         server = Running("server", "server_student.py", folder, env)
@@ -194,7 +213,7 @@ def main(argv):
         untouched = unpack(archive, os.path.join(scratch, "untouched"))
         for name in STUDENT_FILES:
             shutil.copy(os.path.join(solution, name), solved)
-        for line in three_programs(solved, readme_lines(solved)):
+        for line in three_programs(solved, readme_lines(solved), handout_port(solved)):
             print("ok  " + line, flush=True)
         print("ok  solution " + self_check(solved, passes=True), flush=True)
         print("ok  untouched skeleton " + self_check(untouched, passes=False), flush=True)

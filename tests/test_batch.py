@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 from conftest import fill
 
 SERVER, CLIENT2 = STUDENT_FILES
+FULL = rubric.load().max_score  # the solution's score under the rubric in force
 BATCH_SECONDS = 120  # a bound for one whole batch run; it takes about 15 s
 HANG = "time.sleep(1000)"  # a program that never does its part: the scene's time limit stops it
 
@@ -212,8 +214,9 @@ def test_the_course_report_and_feedback_pages_are_written_with_the_batch(course,
     text = (out / "report.md").read_text(encoding="utf-8")
     counts = f"{len(plan)} submissions: {len(plan) - 1} graded now, 0 skipped (already graded), 1 failed to grade, in "
     assert counts in text
-    assert f"[{BREAKS_GRADER.replace('_', chr(92) + '_')}]({BREAKS_GRADER}/feedback.html) | error | " \
-           "the grader broke: the grader process ended with status 3" in text
+    named = f"Student {BREAKS_GRADER.removeprefix('submission_')} ({BREAKS_GRADER.replace('_', chr(92) + '_')})"
+    assert f"[{named}]({BREAKS_GRADER}/feedback.html) | error | " \
+           "the grader broke: the grader process ended with status 3" in text  # named by its student, from the export
     assert all((out / f"submission_{n}" / "feedback.html").is_file() for n in plan)
 
 
@@ -239,9 +242,9 @@ def test_each_row_is_what_grading_that_submission_alone_gives(course, graded):
         assert (float(row["total"]), float(row["max"])) == (alone.score, alone.max_score), sub
     totals = {sub: float(row["total"]) for sub, row in graded["rows"].items()}
     plan = course["plan"]
-    assert all(totals[f"submission_{n}"] == 100 for n, what in plan.items() if what in ("correct", "group", "nested")
+    assert all(totals[f"submission_{n}"] == FULL for n, what in plan.items() if what in ("correct", "group", "nested")
                and f"submission_{n}" != BREAKS_GRADER)
-    assert all(totals[f"submission_{n}"] < 100 for n, what in plan.items()
+    assert all(totals[f"submission_{n}"] < FULL for n, what in plan.items()
                if what not in ("correct", "group", "nested"))
     assert totals["submission_1029"] == 0  # the bad zip
 
@@ -266,8 +269,8 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, t
     tmp = temporary()
     env = _env(course, tmp)
     quick = tmp_path / "rubric.toml"  # the hanging submission is stopped sooner; every score is the same
-    quick.write_text(rubric.DEFAULT_FILE.read_text(encoding="utf-8").replace("scenario_seconds = 5.0",
-                                                                          "scenario_seconds = 2.5"))
+    quick.write_text(re.sub(r"(?m)^scenario_seconds = [0-9.]+", "scenario_seconds = 2.5",
+                            rubric.DEFAULT_FILE.read_text(encoding="utf-8")))
     assert rubric.load(quick).limits.scenario_seconds == 2.5
     command = _grade_command(course["folder"], "--out", out, "-j", "2", "--rubric", quick)
     first = subprocess.Popen(command, cwd=ROOT, env=env,
@@ -306,7 +309,8 @@ def test_an_interrupted_batch_keeps_what_it_graded_and_resumes(course, graded, t
 
 def test_a_different_rubric_is_not_mixed_into_a_graded_folder(graded, tmp_path):
     other = tmp_path / "rubric.toml"
-    other.write_text(rubric.DEFAULT_FILE.read_text(encoding="utf-8").replace("points = 40", "points = 50"))
+    other.write_text(re.sub(r"(?m)^points = ([0-9.]+)", lambda m: f"points = {float(m[1]) + 10:g}",
+                            rubric.DEFAULT_FILE.read_text(encoding="utf-8"), count=1))
     before = (graded["out"] / "grades.csv").read_bytes()
     done = subprocess.run(_grade_command(SOLUTION, "--out", graded["out"], "--rubric", other), cwd=ROOT,
                           capture_output=True, text=True, timeout=BATCH_SECONDS)
@@ -328,7 +332,7 @@ def test_a_grading_starts_as_many_student_programs_in_all_as_the_batch_counts_on
     launched = []
     launch = sandbox.launch
     monkeypatch.setattr(sandbox, "launch", lambda name, *args: launched.append(name) or launch(name, *args))
-    assert grading.grade([SOLUTION], rubric.load()).score == 100
+    assert grading.grade([SOLUTION], rubric.load()).score == FULL
     assert len(launched) == accounts.PROGRAMS_AT_ONCE, launched
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -138,6 +142,41 @@ def test_the_handout_smoke_passes_with_the_solution(handout_zip, python):
     assert done.stdout.count("\nok  ") == 5, done.stdout
     if "3.8" in Path(python).name:
         assert done.stdout.startswith("Python 3.8."), done.stdout
+
+
+def _with_port(entries: list[bundle.Entry], port: int) -> list[bundle.Entry]:
+    """The handout's entries, with utils2.py's PORT set to `port`: as an instructor changes it."""
+    def changed(entry: bundle.Entry) -> bundle.Entry:
+        text = entry.source.read_text(encoding="utf-8")
+        return replace(entry, data=re.sub(r"(?m)^PORT = \d+$", f"PORT = {port}", text, count=1).encode("utf-8"))
+    return [changed(entry) if entry.name.endswith("/utils2.py") else entry for entry in entries]
+
+
+def test_the_handout_names_the_port_utils2_sets(tmp_path, monkeypatch):
+    """An instructor who changes the port in utils2.py gets a README that names it (make dist writes it)."""
+    folder = tmp_path / "assignment"
+    shutil.copytree(bundle.FOLDER, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    utils2 = folder / "utils2.py"
+    utils2.write_text(re.sub(r"(?m)^PORT = \d+$", "PORT = 50600", utils2.read_text(encoding="utf-8")), encoding="utf-8")
+    monkeypatch.setattr(bundle, "FOLDER", folder)
+    path = tmp_path / "handout.zip"
+    bundle.write_zip(path, bundle.handout_entries())
+    with zipfile.ZipFile(path) as handout:
+        readme = handout.read(f"{bundle.HANDOUT_FOLDER}/README.md").decode("utf-8")
+    assert "listening on 127.0.0.1:50600," in readme and "say 50601," in readme and "50505" not in readme
+    done = subprocess.run([sys.executable, str(SMOKE), str(path), str(ROOT / "solution")], capture_output=True,
+                          text=True, timeout=SMOKE_SECONDS)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_handout_smoke_fails_when_the_readme_and_utils2_disagree(tmp_path):
+    """A utils2.py whose port the README does not name: the students would be told the wrong one."""
+    path = tmp_path / "handout.zip"
+    bundle.write_zip(path, _with_port(bundle.handout_entries(), bundle.port() + 7))
+    done = subprocess.run([sys.executable, str(SMOKE), str(path), str(ROOT / "solution")], capture_output=True,
+                          text=True, timeout=SMOKE_SECONDS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"the README names the port {bundle.port()}, but utils2.py sets {bundle.port() + 7}" in done.stdout
 
 
 def test_the_handout_smoke_fails_on_a_solution_that_does_not_work(handout_zip):

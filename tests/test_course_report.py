@@ -26,42 +26,34 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from autograder import course, gradebook, grading, intake, pages, report, rubric
+from autograder import course, export, gradebook, grading, intake, pages, report, rubric
 from autograder.bundle import CHECKER_PATHS
 from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION
 from autograder.rubric import GRADED
 
-CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+from deserved import CATALOGUE, catalogue
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BATCH_SECONDS = 240  # bound for the batch below; about 40 s at -j 2
-# The entries graded, and the groups their failures must fall into: (test key, hint key) -> entries.
+# The entries graded, and the groups their failures must fall into: (the tests failed, the hint's key) -> entries.
+# One mistake fails several tests with the same hint, and counts once per submission.
 ENTRIES = ("solution", "client2_crashes", "missing_client2", "server_sends_the_pong_back_to_client2",
            "cheat_client2_hides_then_sleeps_then_pongs", "client2_says_client1",
            "server_forwards_the_ping_again_instead_of_the_pong", "cheat_server_echoes",
            "server_forwards_the_pong_twice")
 GROUPS = {
-    ("client2_answers", "client2-crashed"): {"hostile"},
-    ("together", "client2-crashed"): {"hostile"},
-    ("client2_answers", "sends-a-string"): {"client2_crashes"},
-    ("together", "sends-a-string"): {"client2_crashes"},
-    ("client2_answers", "file-missing"): {"missing_client2"},
-    ("together", "file-missing"): {"missing_client2"},
-    ("files_present", "file-missing"): {"missing_client2"},
-    ("client2_answers", "wait-for-the-ping"): {"cheat_client2_hides_then_sleeps_then_pongs"},
-    ("together", "wait-for-the-ping"): {"cheat_client2_hides_then_sleeps_then_pongs"},
-    ("client2_answers", "client2-name"): {"client2_says_client1"},
-    ("together", "server-still-running"): {"client2_says_client1"},
-    ("outside_unchanged", "outside-changed"): {"client2_says_client1", "hostile"},
-    ("server_forwards_pong", "forward-not-send"): {"server_sends_the_pong_back_to_client2"},
-    ("together", "forward-not-send"): {"server_sends_the_pong_back_to_client2", "cheat_server_echoes"},
-    ("server_forwards_ping", "forward-not-send"): {"cheat_server_echoes"},
-    ("server_forwards_pong", "never-forwards-the-ping"): {"cheat_server_echoes"},
-    ("server_forwards_pong", "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
-    ("together", "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
-    ("server_forwards_pong", "send-once"): {"server_forwards_the_pong_twice"},
-    ("together", "send-once"): {"server_forwards_the_pong_twice"},
+    (("client2_answers", "together"), "client2-crashed"): {"hostile"},
+    (("client2_answers", "together"), "sends-a-string"): {"client2_crashes"},
+    (("client2_answers", "together", "files_present"), "file-missing"): {"missing_client2"},
+    (("client2_answers", "together"), "wait-for-the-ping"): {"cheat_client2_hides_then_sleeps_then_pongs"},
+    (("client2_answers",), "client2-name"): {"client2_says_client1"},
+    (("together",), "server-still-running"): {"client2_says_client1"},
+    (("outside_unchanged",), "outside-changed"): {"client2_says_client1", "hostile"},
+    (("server_forwards_ping", "server_forwards_pong", "together"), "forward-not-send"):
+        {"server_sends_the_pong_back_to_client2", "cheat_server_echoes"},
+    (("server_forwards_pong",), "never-forwards-the-ping"): {"cheat_server_echoes"},
+    (("server_forwards_pong", "together"), "forward-the-pong"): {"server_forwards_the_ping_again_instead_of_the_pong"},
+    (("server_forwards_pong", "together"), "send-once"): {"server_forwards_the_pong_twice"},
 }
 INJECTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 HOSTILE_CLIENT2 = f"print({INJECTED!r})\nraise SystemExit({INJECTED!r})\n"
@@ -106,18 +98,17 @@ def _gathered(out: Path) -> course.Course:
 def test_the_failures_are_grouped_by_test_and_hint_with_exact_counts(batch):
     found = _gathered(batch)
     names = {t.name: t.key for t in rubric.load().tests}
-    groups = {(names[f.test], f.hint): set(f.submissions) for f in found.failures}
+    groups = {(tuple(names[test] for test in f.tests), f.hint): set(f.submissions) for f in found.failures}
     assert groups == GROUPS
     counts = [len(f.submissions) for f in found.failures]
     assert counts == sorted(counts, reverse=True)  # most common first
-    for key in GRADED:  # each test's failures are the entries expected.toml gives 0 for it, and the hostile one
-        hostile = {"hostile"} if key in ("client2_answers", "together") else set()
-        deserved = {e for e in ENTRIES if EXPECTED[e][key] == 0} | hostile
-        assert {s for (test, _), subs in groups.items() if test == key for s in subs} == deserved, key
+    chosen, entries = rubric.load(), catalogue()
     rates = {r.key: (r.passed, r.of) for r in found.rates}
-    assert rates["client2_answers"] == (sum(EXPECTED[e]["client2_answers"] > 0 for e in ENTRIES), len(ENTRIES) + 1)
-    assert rates["server_forwards_ping"] == (sum(EXPECTED[e]["server_forwards_ping"] > 0 for e in ENTRIES) + 1,
-                                             len(ENTRIES) + 1)
+    for key in GRADED:  # each test's failures are the entries the catalogue fails in it, and the hostile one
+        hostile = {"hostile"} if key in ("client2_answers", "together") else set()
+        deserved = {e for e in ENTRIES if not entries[e].passes(key, chosen)} | hostile
+        assert {s for (tests, _), subs in groups.items() if key in tests for s in subs} >= deserved, key
+        assert rates[key] == (len(ENTRIES) + 1 - len(deserved), len(ENTRIES) + 1), key
 
 
 def test_the_submissions_that_need_a_person_and_why(batch):
@@ -134,8 +125,9 @@ def test_the_markdown_report_says_the_same(batch):
     text = (batch / "report.md").read_text(encoding="utf-8")
     assert f"{len(ENTRIES) + 1} submissions: {len(ENTRIES) + 1} graded now, 0 skipped (already graded), " \
            "0 failed to grade, in " in text
-    assert "| 1 | client2 answers a Ping with a Pong | `client2-crashed`: e.g. “Your client2 stopped with an error" in text
-    assert "| 1 | client2 answers a Ping with a Pong | `sends-a-string`: e.g. “Your client2 tried to send a string (line" in text
+    both = "; ".join(t.name for t in rubric.load().tests if t.key in ("client2_answers", "together"))  # once, for both
+    assert f"| 1 | {both} | `client2-crashed`: e.g. “Your client2 stopped with an error" in text
+    assert f"| 1 | {both} | `sends-a-string`: e.g. “Your client2 tried to send a string (line" in text
     assert "[client2\\_crashes](client2_crashes/feedback.html)" in text
     assert (batch / "scores.svg").read_text(encoding="utf-8").count('class="bar"') == 10
     assert re.findall(r"(?<!\\)<(?!br>)", text) == []  # a student's "<" is escaped: it is shown, not HTML
@@ -154,7 +146,8 @@ def test_nothing_a_student_wrote_becomes_html(batch):
 def test_each_feedback_page_is_what_the_student_reads(batch):
     page = (batch / "client2_crashes" / "feedback.html").read_text(encoding="utf-8")
     assert "<strong>Hint:</strong> Your client2 tried to send a string (line" in page
-    assert "<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/40)</h2>" in page
+    points = next(test.points for test in rubric.load().tests if test.key == "client2_answers")
+    assert f"<h2 class=\"failed\">1. client2 answers a Ping with a Pong (0/{gradebook.number(points)})</h2>" in page
     assert '<a href="../report.html">' in page
 
 
@@ -181,6 +174,27 @@ def test_results_of_an_older_grader_count_by_test_name_and_a_hint_is_quoted_as_a
     assert [(f.test, f.hint, f.submissions, f.example) for f in found.failures] == [
         (failing.name, "a-hint", ("new1", "new2"), "e.g. “line 17 of new1.py”"),
         (failing.name, "", ("old",), "no hint recorded")]
+
+
+def test_the_report_names_the_students_of_a_submission_where_the_export_gives_them(tmp_path):
+    chosen = rubric.load()
+    tests = [{"name": t.name, "score": 0, "max_score": t.points, "status": "failed",
+              "extra_data": {"key": t.key, "hint": "a-hint", "told": "why"}} for t in chosen.tests]
+    people = (export.Submitter("Ada Lovelace", "1001"), export.Submitter("Grace Hopper", "1003"))
+    rows = []
+    for name, submitters in (("submission_1", people), ("submission_2", ())):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"score": 0, "tests": tests}), encoding="utf-8")
+        rows.append(gradebook.row(name, submitters, gradebook.read(tmp_path / name / "results.json"), chosen))
+    found = course.gather(tmp_path, rows, chosen, course.Run(0.0, 2, 2, 0, 0))
+    assert [(len(f.tests), f.submissions) for f in found.failures] == [(len(chosen.tests), ("submission_1",
+                                                                                          "submission_2"))]
+    named = "Ada Lovelace; Grace Hopper (submission_1)"
+    assert [found.who(s) for s in ("submission_1", "submission_2")] == [named, "submission_2"]
+    markdown = course.report_md(found)  # an underscore escaped, as Markdown needs
+    assert r"[Ada Lovelace; Grace Hopper (submission\_1)](submission_1/feedback.html), " \
+           r"[submission\_2](submission_2/feedback.html)" in markdown, markdown
+    assert f'>{named}</a>' in pages.report_html(found)
 
 
 def test_the_charts_axis_name_stands_clear_of_the_tallest_count():

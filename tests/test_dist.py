@@ -8,6 +8,7 @@ runnable, and none of the project's tests, caches or environments.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bundle, skeleton
+from autograder import bundle, rubric, skeleton
 from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION, STUDENT_FILES
 
 EXECUTABLE = 0o100755
@@ -69,8 +70,26 @@ def leaks(handout_zip: Path) -> list[str]:
 
 
 def test_handout_holds_exactly_the_assignment_folder(dist):
+    """As it is, but for the README, which names the port utils2.py sets."""
     expected = {f"{bundle.HANDOUT_FOLDER}/{name}": data for name, data in _files(FOLDER).items()}
+    readme = f"{bundle.HANDOUT_FOLDER}/README.md"
+    expected[readme] = bundle.readme(expected[readme].decode("utf-8"), bundle.port()).encode("utf-8")
     assert _contents(dist / "handout.zip") == expected
+    assert f"127.0.0.1:{bundle.port()}" in expected[readme].decode("utf-8")
+    assert "{port}" in (FOLDER / "README.md").read_text(encoding="utf-8")  # else the port is written in twice
+
+
+def test_make_dist_refuses_a_rubric_the_grader_refuses_with_its_message(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "rubric.toml"
+    broken.write_text(re.sub(r'(?m)^visibility = "[a-z_]+"', 'visibility = "shown"',  # not a word Gradescope knows
+                             rubric.DEFAULT_FILE.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    with pytest.raises(rubric.ConfigError) as refused:
+        rubric.load(broken)
+    monkeypatch.setattr(rubric, "DEFAULT_FILE", broken)
+    assert bundle.main(["--dist", str(tmp_path / "dist")]) == 1
+    said = capsys.readouterr().err
+    assert f"error: {refused.value}\n" in said and "visibility must be one of" in said, said
+    assert not (tmp_path / "dist").exists()
 
 
 def test_the_handout_shows_a_student_only_their_files_and_the_checkers_in_one_folder(dist):

@@ -1,5 +1,6 @@
-"""The catalogue: every submission in tests/catalogue/ gets exactly the score
-tests/catalogue/expected.toml says it deserves, test by test, on every run.
+"""The catalogue: every submission in tests/catalogue/ gets exactly the verdicts
+tests/catalogue/expected.toml says it deserves, test by test, on every run, and
+the points the rubric in force gives them (tests/deserved.py).
 
 Gradings are independent (each has its own ports, folders and programs), so
 the selected entries are graded side by side once per session and each
@@ -24,12 +25,11 @@ from autograder.handout import scene
 from autograder.handout import FOLDER, ROOT, SOLUTION, waiting
 
 import gradescope_results
+from deserved import CATALOGUE, GRADED, INFORMATIONAL, catalogue as entries
 from survivors import AS_ROOT, HAS_PROC
 
-CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
-GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "together")
-INFORMATIONAL = ("files_present", "outside_unchanged")
+EXPECTED = entries()
+IN_FORCE = rubric.load()
 WORKERS = 8  # gradings at once: most of a grading is waiting, and a hang waits a whole scene
 HANG_SECONDS = 15.0  # a grading where both programs hang takes about 6 s; the issue asks for well under 30
 # Entries whose verdict once hung on timing, and the programs of issue 25 (100 on every run): graded again
@@ -57,7 +57,7 @@ class Graded:
 
 def grade(source: Path) -> Graded:
     started = time.monotonic()
-    graded = grading.grade([source], rubric.load())
+    graded = grading.grade([source], IN_FORCE)
     return Graded(graded, gradescope_results.check(report.results(graded)), time.monotonic() - started)
 
 
@@ -69,7 +69,12 @@ def grade_all(sources: list[Path]) -> list[Graded]:
 
 
 def deserved(entry: str) -> dict[str, float | bool]:
-    return {key: EXPECTED[entry][key] for key in GRADED + INFORMATIONAL}
+    return EXPECTED[entry].scores(IN_FORCE)
+
+
+def must_end(*keys: str) -> rubric.Rubric:
+    """The rubric in force, with `must_end` on for these tests only."""
+    return replace(IN_FORCE, tests=tuple(replace(test, must_end=test.key in keys) for test in IN_FORCE.tests))
 
 
 @pytest.fixture(scope="session")
@@ -84,17 +89,10 @@ def catalogue(request) -> dict[str, Future]:
 
 def test_every_folder_has_its_scores_and_every_score_its_folder():
     folders = {p.name for p in CATALOGUE.iterdir() if p.is_dir()}
-    assert folders == set(EXPECTED), (f"folders without scores: {sorted(folders - set(EXPECTED))}; "
-                                      f"scores without folders: {sorted(set(EXPECTED) - folders)}")
+    assert folders == set(EXPECTED), (f"folders without verdicts: {sorted(folders - set(EXPECTED))}; "
+                                      f"verdicts without folders: {sorted(set(EXPECTED) - folders)}")
     assert len(folders) >= 20
-    for name, entry in EXPECTED.items():
-        assert set(entry) <= {"about", "says", "hint", *GRADED, *INFORMATIONAL}, name
-        assert entry.get("about"), f"{name}: say what it is, and why it deserves its score"
-        assert all(isinstance(entry[key], (int, float)) and not isinstance(entry[key], bool) for key in GRADED), name
-        assert all(isinstance(entry[key], bool) for key in INFORMATIONAL), name
-        assert set(entry.get("says", {})) <= set(GRADED + INFORMATIONAL), name
-        assert set(entry.get("hint", {})) <= set(GRADED), name
-        assert all(len(pair) == 2 and all(isinstance(word, str) for word in pair) for pair in entry.get("hint", {}).values()), name
+    for name in EXPECTED:  # deserved.read has checked each entry's keys
         assert any((CATALOGUE / name).glob("*_student.py")) or name.startswith("missing"), name
 
 
@@ -102,26 +100,27 @@ def test_every_folder_has_its_scores_and_every_score_its_folder():
 def test_each_entry_gets_exactly_its_score(catalogue, entry):
     got = catalogue[entry].result()  # a grading that raised fails here, for this entry only
     scores = got.scores()
-    wrong = [key for key in GRADED + INFORMATIONAL if scores[key] != EXPECTED[entry][key]]
-    shown = "\n\n".join(f"--- {key}: {scores[key]}, deserves {EXPECTED[entry][key]}\n{got.output(key)}" for key in wrong)
-    assert scores == deserved(entry), f"{entry}: {EXPECTED[entry]['about']}\n\n{shown}"
-    for key, words in EXPECTED[entry].get("says", {}).items():
+    owed = deserved(entry)
+    wrong = [key for key in GRADED + INFORMATIONAL if scores[key] != owed[key]]
+    shown = "\n\n".join(f"--- {key}: {scores[key]}, deserves {owed[key]}\n{got.output(key)}" for key in wrong)
+    assert scores == owed, f"{entry}: {EXPECTED[entry].about}\n\n{shown}"
+    for key, words in EXPECTED[entry].says.items():
         assert words in got.output(key), f"{entry}, {key}: no {words!r} in\n{got.output(key)}"
-    for key, (hint, words) in EXPECTED[entry].get("hint", {}).items():
+    for key, (hint, words) in EXPECTED[entry].hint.items():
         verdict = next(v for v in got.grade.verdicts if v.test.key == key)
         shown = next(t["output"] for t in got.results["tests"] if t["name"] == verdict.test.name)
         assert (verdict.hint and verdict.hint.key, words in shown) == (hint, True), f"{entry}, {key}: not hint {hint!r} with {words!r}:\n{shown}"
-    pinned = EXPECTED[entry].get("hint", {})
+    pinned = EXPECTED[entry].hint
     unpinned = [(v.test.key, v.hint) for v in got.grade.verdicts if v.test.key in GRADED and v.passed and v.hint
                 and v.test.key not in pinned]  # a warning given where none is pinned: every one is pinned
     assert unpinned == [], f"{entry}: warnings the catalogue does not expect: {unpinned}"
-    assert got.results["score"] == sum(EXPECTED[entry][key] for key in GRADED)
+    assert got.results["score"] == EXPECTED[entry].total(IN_FORCE)
     assert got.seconds < HANG_SECONDS, f"{entry} took {got.seconds:.1f} s to grade"
 
 
 def test_the_solution_scores_100_and_the_skeletons_0():
     solution, skeletons = grade_all([SOLUTION, FOLDER])
-    assert solution.results["score"] == 100, solution.results
+    assert solution.results["score"] == IN_FORCE.max_score, solution.results
     assert all(test["status"] == "passed" for test in solution.results["tests"])
     assert skeletons.results["score"] == 0
     assert [key for key, value in skeletons.scores().items() if value] == list(INFORMATIONAL)
@@ -139,13 +138,14 @@ def test_a_program_that_does_not_end_loses_a_test_only_where_the_rubric_says_it_
     """Off (the default), a client2 that never ends passes with a warning (the catalogue says so); on for
     client2_answers, that test fails with the same advice, the others keep their points; a program that
     ends loses nothing."""
-    strict = replace(rubric.load(), tests=tuple(replace(test, must_end=test.key == "client2_answers")
-                                                for test in rubric.load().tests))
+    strict = must_end("client2_answers")
     with ThreadPoolExecutor(max_workers=2) as pool:
         looping, solution = pool.map(lambda name: grading.grade([CATALOGUE / name], strict),
                                      ("correct_client2_loops_without_a_none_check", "solution"))
     verdicts = {v.test.key: v for v in looping.verdicts}
-    assert looping.score == 60 and solution.score == 100
+    points = {test.key: test.points for test in strict.tests}
+    assert looping.score == strict.max_score - points["client2_answers"] and solution.score == strict.max_score
+    assert looping.score == EXPECTED["correct_client2_loops_without_a_none_check"].total(strict)
     assert (verdicts["client2_answers"].passed, verdicts["client2_answers"].hint.key) == (False, "does-not-end")
     assert "did not end by itself after the exchange" in verdicts["client2_answers"].output
     assert (verdicts["together"].passed, verdicts["together"].hint.key) == (True, "does-not-end")
@@ -155,11 +155,11 @@ def test_a_program_that_does_not_end_loses_a_test_only_where_the_rubric_says_it_
 
 def test_two_programs_that_wait_on_each_other_lose_together_only_where_the_rubric_says_it_must_end():
     """Each loops until None: right alone, but once client1 has gone each waits for the other, for ever."""
-    strict = replace(rubric.load(), tests=tuple(replace(test, must_end=test.key == "together")
-                                                for test in rubric.load().tests))
+    strict = must_end("together")
     graded = grading.grade([CATALOGUE / "correct_both_loop_until_none"], strict)
     verdicts = {v.test.key: v for v in graded.verdicts}
-    assert graded.score == 80
+    assert graded.score == strict.max_score - next(t.points for t in strict.tests if t.key == "together")
+    assert graded.score == EXPECTED["correct_both_loop_until_none"].total(strict)
     assert (verdicts["together"].passed, verdicts["together"].hint.key) == (False, "wait-on-each-other")
     assert "in a real run neither would ever end" in verdicts["together"].output
 
@@ -185,10 +185,10 @@ def test_a_program_stopped_by_a_limit_after_the_exchange_did_not_end_and_is_warn
     (submission / "server_student.py").write_bytes((SOLUTION / "server_student.py").read_bytes())
     text = fill((FOLDER / "client2_student.py").read_text(encoding="utf-8"), PRINTS_IN_A_LOOP)
     (submission / "client2_student.py").write_text(text, encoding="utf-8")
-    tight = replace(rubric.load(), limits=replace(rubric.load().limits, file_mib=1))
+    tight = replace(must_end(), limits=replace(IN_FORCE.limits, file_mib=1))
     graded = grading.grade([submission], tight)
     verdicts = {v.test.key: v for v in graded.verdicts}
-    assert graded.score == 100
+    assert graded.score == tight.max_score
     limited = sorted(concern.detail for concern in graded.concerns if concern.kind == "limit")
     assert limited == [f"client2 wrote more than 1 MiB (to a file, or printed) ({scene} scene)"
                        for scene in ("client2", "together")], graded.concerns
@@ -247,7 +247,7 @@ def test_as_root_without_cap_sys_ptrace_a_client2_that_sleeps_is_still_caught(tm
         found = dict(zip(UNTRACED, pool.map(grade_untraced, UNTRACED)))
     for name, results in found.items():
         said = "\n\n".join(test.get("output", "") for test in results["tests"] if test["score"] < test["max_score"])
-        assert results["score"] == sum(EXPECTED[name][key] for key in GRADED), f"{name}: {EXPECTED[name]['about']}\n{said}"
+        assert results["score"] == EXPECTED[name].total(IN_FORCE), f"{name}: {EXPECTED[name].about}\n{said}"
 
 
 def test_where_sock_diag_cannot_be_asked_any_tcp_socket_counts_as_a_connection(monkeypatch):

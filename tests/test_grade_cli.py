@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ import gradescope_results
 from survivors import open_folder, survivors
 from test_grade_catalogue import CATALOGUE
 
+FULL = rubric.load().max_score  # the solution's score under the rubric in force
 SECONDS = 120  # a bound on one grading run; the solution takes under a second, a hang about 7 s
 
 
@@ -87,14 +89,14 @@ def test_results_go_where_asked_parent_folders_made(tmp_path):
     results = tmp_path / "a" / "b" / "c" / "results.json"
     done = run("grade", SOLUTION, "--results", results)
     assert done.returncode == 0, shown(done)
-    assert gradescope_results.check_file(results)["score"] == 100
+    assert gradescope_results.check_file(results)["score"] == FULL
 
 
 def test_without_results_the_table_names_the_default_file(tmp_path):
     done = run("grade", SOLUTION, cwd=tmp_path)
     assert done.returncode == 0, shown(done)
     assert done.stdout.rstrip().endswith(f"results written to {Path('results') / 'solution.json'}"), shown(done)
-    assert gradescope_results.check_file(tmp_path / "results" / "solution.json")["score"] == 100
+    assert gradescope_results.check_file(tmp_path / "results" / "solution.json")["score"] == FULL
 
 
 def test_a_reader_that_leaves_early_is_no_error(tmp_path):
@@ -109,7 +111,7 @@ def test_a_reader_that_leaves_early_is_no_error(tmp_path):
     finally:
         os.close(writing)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
-    assert gradescope_results.check_file(results)["score"] == 100
+    assert gradescope_results.check_file(results)["score"] == FULL
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -119,9 +121,9 @@ def test_make_grade_prints_the_solutions_table(tmp_path):
     done = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "grade", f"RESULTS={results}"],
                           capture_output=True, text=True, timeout=SECONDS)
     assert done.returncode == 0, shown(done)
-    assert total(done.stdout) == "100/100", shown(done)
+    assert total(done.stdout) == f"{FULL:g}/{FULL:g}", shown(done)
     assert sum(line.rstrip().endswith("pass") for line in done.stdout.splitlines()) == 6, shown(done)
-    assert gradescope_results.check_file(results)["score"] == 100
+    assert gradescope_results.check_file(results)["score"] == FULL
 
 
 def test_a_broken_rubric_is_refused_naming_the_key_and_still_leaves_results(tmp_path):
@@ -150,17 +152,18 @@ def _loaded(rubric_file: Path) -> str:
 def test_the_rubric_parsed_ahead_is_taken_only_while_the_file_is_unchanged(tmp_path):
     rubric_file = tmp_path / "rubric.toml"
     shutil.copyfile(ROOT / "autograder" / "rubric.toml", rubric_file)
-    assert _loaded(rubric_file) == "40.0 toml"
+    points = rubric.load(rubric_file).tests[0].points  # the course's own, whatever it chose
+    assert _loaded(rubric_file) == f"{points} toml"
     ahead = subprocess.run([sys.executable, "-m", "autograder.rubric", str(rubric_file)], cwd=ROOT,
                            capture_output=True, text=True, timeout=SECONDS)
     assert ahead.returncode == 0, shown(ahead)
-    assert _loaded(rubric_file) == "40.0 parsed ahead"
-    rubric_file.write_text(rubric_file.read_text(encoding="utf-8").replace("points = 40", "points = 45"),
-                           encoding="utf-8")
-    assert _loaded(rubric_file) == "45.0 toml"  # the edit counts, though the file parsed ahead is still there
+    assert _loaded(rubric_file) == f"{points} parsed ahead"
+    rubric_file.write_text(re.sub(r"(?m)^points = [0-9.]+", f"points = {points + 5:g}",
+                                  rubric_file.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    assert _loaded(rubric_file) == f"{points + 5} toml"  # the edit counts, though the file parsed ahead is still there
     saved = tmp_path / "__pycache__" / "rubric.toml.json"
     saved.write_text("{not json", encoding="utf-8")
-    assert _loaded(rubric_file) == "45.0 toml"
+    assert _loaded(rubric_file) == f"{points + 5} toml"
 
 
 @pytest.mark.parametrize("line", ["points = inf", "points = nan", "[limits]\nscenario_seconds = inf",
@@ -174,15 +177,33 @@ def test_a_rubric_with_a_number_that_is_not_finite_is_refused(tmp_path, line):
         rubric.load(rubric_file)
 
 
+def pointed(**tests: dict) -> dict:
+    """A rubric's data: every graded test with its points, as a rubric must give them, and these settings."""
+    return {"tests": {key: {"points": 10, **tests.get(key, {})} for key in rubric.GRADED}
+            | {key: value for key, value in tests.items() if key not in rubric.GRADED}}
+
+
 def test_must_end_is_off_by_default_a_yes_or_no_and_only_for_a_graded_test():
-    assert not any(test.must_end for test in rubric.load().tests)
-    chosen = rubric.parse({"tests": {"together": {"must_end": True}}})
+    assert not any(test.must_end for test in rubric.TESTS)
+    chosen = rubric.parse(pointed(together={"must_end": True}))
     assert [test.key for test in chosen.tests if test.must_end] == ["together"]
     for wrong in ("yes", 1, 0.0):
         with pytest.raises(rubric.ConfigError, match=rf"tests.together.must_end must be true or false, not {wrong!r}"):
-            rubric.parse({"tests": {"together": {"must_end": wrong}}})
+            rubric.parse(pointed(together={"must_end": wrong}))
     with pytest.raises(rubric.ConfigError, match="unknown key tests.files_present.must_end"):
-        rubric.parse({"tests": {"files_present": {"must_end": True}}})
+        rubric.parse(pointed(files_present={"must_end": True}))
+
+
+@pytest.mark.parametrize("left_out", ["server_forwards_pong", "together"])
+def test_a_rubric_that_leaves_out_a_graded_test_or_its_points_is_refused(tmp_path, left_out):
+    """Left out, a test kept its built-in points: the course was graded out of 90 and no one said so."""
+    whole = rubric.DEFAULT_FILE.read_text(encoding="utf-8")
+    table = re.search(rf"(?ms)^\[tests\.{left_out}\]\n.*?(?=^\[|\Z)", whole)[0]
+    for text in (whole.replace(table, ""), whole.replace(table, re.sub(r"(?m)^points = .*\n", "", table))):
+        rubric_file = tmp_path / "rubric.toml"
+        rubric_file.write_text(text, encoding="utf-8")
+        with pytest.raises(rubric.ConfigError, match=rf"no points for tests.{left_out}: every graded test needs"):
+            rubric.load(rubric_file)
 
 
 def test_one_submission_imports_nothing_of_the_batch(tmp_path):
@@ -240,8 +261,8 @@ def test_an_interrupted_grading_ends_at_once_not_when_its_scenes_time_is_up(tmp_
     """Ctrl-C, or a batch stopping its workers: every scene ends now and stops its programs. It used
     to run on to its time limit first (a minute here), and a batch took that long to stop."""
     slow = tmp_path / "rubric.toml"
-    slow.write_text(rubric.DEFAULT_FILE.read_text(encoding="utf-8").replace("scenario_seconds = 5.0",
-                                                                          "scenario_seconds = 60.0"))
+    slow.write_text(re.sub(r"(?m)^scenario_seconds = [0-9.]+", "scenario_seconds = 60.0",
+                           rubric.DEFAULT_FILE.read_text(encoding="utf-8")))
     assert rubric.load(slow).limits.scenario_seconds == 60.0
     base = open_folder("pingpong-interrupted-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}

@@ -32,6 +32,7 @@ from conftest import fill
 from test_grade_catalogue import CATALOGUE, deserved
 
 SANDBOX_USER = "pingpong-student"
+FULL = rubric.load().max_score  # the solution's score under the rubric in force
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="Gradescope runs setup.sh as root; only root can create "
                                                      f"{SANDBOX_USER} or run a program as that user")
@@ -124,7 +125,7 @@ def test_setup_made_the_image(gradescope):
 
 
 def by_key(results: dict) -> dict[str, float | bool]:
-    """Points for the graded tests, pass/fail for the informational ones, as expected.toml has them."""
+    """Points for the graded tests, pass/fail for the informational ones, as deserved() gives them."""
     return {test["extra_data"]["key"]: test["score"] if test["extra_data"]["key"] in rubric.GRADED
             else test["status"] == "passed" for test in results["tests"]}
 
@@ -143,7 +144,7 @@ def test_gradescopes_pythons_build_the_image_and_grade_each_kind(images, version
                **{entry: sorted((CATALOGUE / entry).glob("*.py")) for entry in KINDS}}
     with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
         graded = dict(zip(uploads, pool.map(image.run_beside, uploads.values())))
-    assert graded["solution"][0]["score"] == 100, graded["solution"][1]
+    assert graded["solution"][0]["score"] == FULL, graded["solution"][1]
     wrong = [f"{entry}: expected {deserved(entry)}, got {by_key(results)}\n{printed}"
              for entry, (results, printed) in graded.items() if entry in KINDS and by_key(results) != deserved(entry)]
     assert wrong == [], "\n\n".join(wrong)
@@ -154,7 +155,7 @@ def test_setup_is_safe_to_run_twice(gradescope):
                           capture_output=True, text=True, timeout=SETUP_SECONDS)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
-    assert results["score"] == 100, printed
+    assert results["score"] == FULL, printed
 
 
 def test_setup_refuses_a_broken_rubric_naming_the_key(gradescope):
@@ -162,25 +163,28 @@ def test_setup_refuses_a_broken_rubric_naming_the_key(gradescope):
     rubric_file = gradescope.root / "source" / "autograder" / "rubric.toml"
     kept = rubric_file.read_text(encoding="utf-8")
     try:
-        rubric_file.write_text(kept.replace("points = 40", "pionts = 40"), encoding="utf-8")
+        rubric_file.write_text(re.sub(r"(?m)^points =", "pionts =", kept, count=1), encoding="utf-8")
+        with pytest.raises(rubric.ConfigError) as refused:  # the grader's message
+            rubric.load(rubric_file)
         done = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=environment(gradescope.root),
                               capture_output=True, text=True, timeout=SETUP_SECONDS)
         assert done.returncode != 0, f"{done.stdout}\n{done.stderr}"
         assert "tests.client2_answers.pionts" in done.stderr, done.stderr
+        assert f"error: {refused.value}\n" in done.stderr, done.stderr
     finally:
         rubric_file.write_text(kept, encoding="utf-8")
         again = subprocess.run(["./setup.sh"], cwd=gradescope.root / "source", env=environment(gradescope.root),
                                capture_output=True, text=True, timeout=SETUP_SECONDS)
     assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
     results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
-    assert results["score"] == 100, printed
+    assert results["score"] == FULL, printed
 
 
 def test_ci_grades_the_solution_through_the_bundle_with_full_marks(gradescope, tmp_path):
     results, printed = gradescope.run([SOLUTION / name for name in STUDENT_FILES])
-    assert results["score"] == 100, printed
+    assert results["score"] == FULL, printed
     assert all(test["status"] == "passed" for test in results["tests"]), printed
-    assert sum(test["max_score"] for test in results["tests"]) == 100
+    assert sum(test["max_score"] for test in results["tests"]) == FULL
 
 
 def test_every_way_of_uploading_grades_the_same(gradescope, tmp_path):
@@ -191,37 +195,37 @@ def test_every_way_of_uploading_grades_the_same(gradescope, tmp_path):
         seen[f"Gradescope, {way}"] = comparable(results)
         seen[f"locally, {way}"] = comparable(local(upload))
     first = seen["Gradescope, bare files"]
-    assert first["score"] == 100
+    assert first["score"] == FULL
     for way, results in seen.items():
         assert results == first, f"{way} differs from Gradescope, bare files"
 
 
-# Wrong submissions, each with the score it deserves (out of 40/20/20/20).
+# Wrong submissions, each with the graded tests it passes (its points are the rubric's).
 WRONG = {
     "client2 answers a Ping with a Ping": (
         "solution",
         "msg = client.receive_message()\nif msg == Message.Ping:\n    client.send_message(Message.Ping)\n",
-        40,  # the server's two tests; client2 and the two together fail
+        ("server_forwards_ping", "server_forwards_pong"),  # client2 and the two together fail
     ),
     "server forwards the Ping but never the Pong": (
         "ping = server.receive_message()\nserver.forward_message(ping)\n",
         "solution",
-        60,  # client2 40 + the Ping 20
+        ("client2_answers", "server_forwards_ping"),
     ),
     "no server file, client2 crashes": (
         None,
         "raise RuntimeError('not done yet')\n",
-        0,
+        (),
     ),
 }
 
 
 @pytest.mark.parametrize("case", list(WRONG))
 def test_wrong_submissions_grade_as_they_do_locally(gradescope, tmp_path, case):
-    server, client2, deserved = WRONG[case]
+    server, client2, passes = WRONG[case]
     upload = student(tmp_path / "files", server, client2)
     results, printed = gradescope.run(upload)
-    assert results["score"] == deserved, printed
+    assert results["score"] == sum(test.points for test in rubric.load().tests if test.key in passes), printed
     assert comparable(results) == comparable(local(upload))
 
 

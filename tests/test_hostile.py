@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import accounts, report, skeleton
+from autograder import accounts, report, rubric, skeleton
 from autograder.handout import FOLDER, ROOT, SOLUTION, STUDENT_FILES
 
 from survivors import AS_ROOT, HAS_PROC, open_folder, survivors
@@ -42,34 +42,46 @@ CHEATS = Path(__file__).with_name("catalogue")  # the scores catalogue, for an e
 QUICK = 20.0
 HANGING = 30.0
 BOTH, CLIENT2 = STUDENT_FILES, ("client2_student.py",)
+# The graded tests an entry passes; its points are the rubric's in force.
+ALL, SERVER, NONE = rubric.GRADED, ("server_forwards_ping", "server_forwards_pong"), ()
+IN_FORCE = rubric.load()
+
+
+def points(passes: tuple[str, ...]) -> float:
+    return sum(test.points for test in IN_FORCE.tests if test.key in passes)
 
 
 @dataclass(frozen=True)
 class Entry:
     into: tuple[str, ...]  # the student files the prelude goes into
-    score: float  # as root
+    passes: tuple[str, ...]  # as root
     seconds: float = QUICK
-    score_not_root: float | None = None  # when it differs
+    passes_not_root: tuple[str, ...] | None = None  # when it differs
     root_only: bool = False
     crowds: bool = False  # runs as many processes as it may: not root, graded alone (see NOT_ROOT below)
     start_from: Path = SOLUTION  # the files the prelude goes on top of
 
+    @property
+    def score(self) -> float:
+        """Its points as root."""
+        return points(self.passes)
+
 
 CATALOGUE = {
-    "reads_the_solution": Entry(CLIENT2, 40, HANGING),  # the server waits for a client2 that never comes
-    "fake_results": Entry(BOTH, 100),
-    "daemon": Entry(BOTH, 100),
-    "hundreds": Entry(BOTH, 100, crowds=True),
-    "fork_bomb": Entry(CLIENT2, 40, HANGING, crowds=True),
-    "gigabytes": Entry(BOTH, 0),
-    "prints_megabytes": Entry(BOTH, 40, HANGING),
-    "waits_on_stdin": Entry(BOTH, 40),
-    "loops_forever": Entry(BOTH, 0, HANGING),
-    "kills_its_parent": Entry(BOTH, 100, score_not_root=0),
-    "kills_everything": Entry(BOTH, 100, root_only=True),
-    "leaves_ipc": Entry(CLIENT2, 100, root_only=True),  # not root, what it makes is the user's own
+    "reads_the_solution": Entry(CLIENT2, SERVER, HANGING),  # the server waits for a client2 that never comes
+    "fake_results": Entry(BOTH, ALL),
+    "daemon": Entry(BOTH, ALL),
+    "hundreds": Entry(BOTH, ALL, crowds=True),
+    "fork_bomb": Entry(CLIENT2, SERVER, HANGING, crowds=True),
+    "gigabytes": Entry(BOTH, NONE),
+    "prints_megabytes": Entry(BOTH, SERVER, HANGING),  # client2 is stopped at the output limit
+    "waits_on_stdin": Entry(BOTH, ("client2_answers",)),  # the server crashes
+    "loops_forever": Entry(BOTH, NONE, HANGING),
+    "kills_its_parent": Entry(BOTH, ALL, passes_not_root=NONE),
+    "kills_everything": Entry(BOTH, ALL, root_only=True),
+    "leaves_ipc": Entry(CLIENT2, ALL, root_only=True),  # not root, what it makes is the user's own
     # On the skeletons, which hold no answer: whatever answer it finds, the grader left it open.
-    "walks_everywhere": Entry(CLIENT2, 0, HANGING, start_from=FOLDER),
+    "walks_everywhere": Entry(CLIENT2, NONE, HANGING, start_from=FOLDER),
 }
 
 
@@ -172,7 +184,7 @@ def test_a_hostile_submission_gets_its_score_in_bounded_time_and_leaves_nothing(
     result = graded[name]
     assert result.code == 0, f"the grader failed or did not survive: {result}"
     assert result.results.get("tests"), f"no valid results: {result.results}"
-    expected = entry.score if AS_ROOT or entry.score_not_root is None else entry.score_not_root
+    expected = points(entry.passes if AS_ROOT or entry.passes_not_root is None else entry.passes_not_root)
     assert result.results["score"] == expected, everything_said(result.results)
     assert result.seconds < entry.seconds, f"{name} took {result.seconds:.1f} s"
     assert result.size < report.MAX_BYTES
@@ -197,7 +209,7 @@ def test_the_answers_can_be_read_nowhere(graded):
 
 def test_a_fake_results_file_is_never_taken(graded, tmp_path_factory):
     result = graded["fake_results"]
-    assert result.results["score"] == 100 and len(result.results["tests"]) == 6
+    assert result.results["score"] == IN_FORCE.max_score and len(result.results["tests"]) == 6
     if AS_ROOT:  # not root, the program could write wherever the user can
         guesses = [Path("/autograder/results/results.json"), Path("/tmp/results.json"),
                    Path("/var/tmp/results.json"), Path("/dev/shm/results.json"), result.base / "results.json"]
@@ -245,7 +257,7 @@ def test_system_v_ipc_a_program_made_is_removed(graded):
     """Shared memory, semaphores and message queues outlive the processes that made them: left,
     a batch of hostile submissions could hold all the machine's memory after the last one ended."""
     result = graded["leaves_ipc"]
-    assert result.results["score"] == 100, everything_said(result.results)  # so it made them: see the prelude
+    assert result.results["score"] == IN_FORCE.max_score, everything_said(result.results)  # so it made them: see the prelude
     key = int.from_bytes(hashlib.sha256(result.token.encode()).digest()[:4], "big") & 0x7FFFFFFF
     assert _system_v_ipc(key) == []
 
@@ -258,8 +270,9 @@ def test_system_v_ipc_a_program_made_is_removed(graded):
 # processes count against the same user (one lost its 40 points once in CI; four lose them most runs).
 # Not root, nothing may see what a program that made itself not dumpable waits in: it hid, and is
 # never counted as waiting (before, it counted as waiting, and its sleep-then-Pong scored 100).
-NOT_ROOT = ({"solution": 100, "daemon": 100, "daemon-2": 100, "daemon-3": 100, "daemon-4": 100,
-             "kills_its_parent": 0, "cheat_client2_hides_then_sleeps_then_pongs": 40}, {"fork_bomb": 40})
+NOT_ROOT = ({"solution": points(ALL), "daemon": points(ALL), "daemon-2": points(ALL), "daemon-3": points(ALL),
+             "daemon-4": points(ALL), "kills_its_parent": points(NONE),
+             "cheat_client2_hides_then_sleeps_then_pongs": points(SERVER)}, {"fork_bomb": points(SERVER)})
 GRADE_AS_IS = """
 import json, sys, threading
 sys.path.insert(0, ".")

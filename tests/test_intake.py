@@ -140,7 +140,7 @@ def test_a_bom_and_crlf_submission_scores_full_marks(tmp_path):
     upload = make_zip(tmp_path / "upload.zip",
                       {name: b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n") for name, data in SOURCES.items()})
     grade = grading.grade([upload], rubric.load())
-    assert grade.score == 100, [v.output for v in grade.verdicts if not v.passed]
+    assert grade.score == grade.max_score, [v.output for v in grade.verdicts if not v.passed]
 
 
 @pytest.mark.parametrize("data, words", [

@@ -516,13 +516,14 @@ time.sleep(60)
 
 
 def test_the_rubric_sets_the_limits_and_refuses_a_wrong_one(place):
-    limits = rubric.parse({"limits": {"memory_mib": 256, "processes": 8}}).limits
+    tests = {"tests": {key: {"points": 1} for key in rubric.GRADED}}  # as every rubric must give them
+    limits = rubric.parse({"limits": {"memory_mib": 256, "processes": 8}, **tests}).limits
     assert (limits.memory_mib, limits.processes, limits.open_files) == (256, 8, sandbox.Caps().open_files)
     result = run(place, "x = bytes(300 * 2**20)\n", caps=limits)
     assert result.limit == "used more than 256 MiB of memory"
     for key, value in (("memory_mib", 1.5), ("processes", 0), ("file_mib", "64")):
         with pytest.raises(rubric.ConfigError, match=f"limits.{key} must be a whole number, 1 or more, not {value!r}"):
-            rubric.parse({"limits": {key: value}})
+            rubric.parse({"limits": {key: value}, **tests})
 
 
 @needs_proc

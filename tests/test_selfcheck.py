@@ -24,10 +24,10 @@ from autograder import grading, rubric
 from autograder.bundle import HANDOUT_FILES
 from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
 
+from deserved import CATALOGUE, catalogue
 from pythons import find_python
 
-CATALOGUE = Path(__file__).resolve().parent / "catalogue"
-EXPECTED = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
+EXPECTED = catalogue()
 HANDOUT_MODULES = tuple(name for name in HANDOUT_FILES if name not in STUDENT_FILES)
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
 # check.py's name for each check -> the autograder's test
@@ -122,7 +122,7 @@ def test_the_self_check_gives_the_autograders_verdicts_on_the_catalogue(tmp_path
         assert "The autograder also checks" in done.stdout.strip().splitlines()[-1], name
         if mine != theirs:
             differ.append(f"{name}: check.py {mine}, autograder {theirs}\n{done.stdout}")
-        pinned = EXPECTED.get(name, {}).get("hint", {})
+        pinned = EXPECTED[name].hint if name in EXPECTED else {}
         for test, (_, words) in pinned.items():  # the autograder's words, too
             if words not in _said(done.stdout, test):
                 differ.append(f"{name}: check.py does not say {words!r} for {test}:\n{done.stdout}")

@@ -31,7 +31,7 @@ from autograder.handout import FOLDER, SOLUTION, programs, scene as scenes, util
 from autograder.scene import Limits
 
 from survivors import open_folder
-from test_grade_catalogue import CATALOGUE, EXPECTED
+from deserved import CATALOGUE, catalogue
 
 BOUND = 10.0  # seconds for a program that ends at once to be seen ending
 GREETS_AND_ENDS = {
@@ -128,11 +128,11 @@ def test_a_program_is_under_way_when_it_is_said_to_have_started(monkeypatch):
 @pytest.mark.skipif(not waiting.can_see_waiting(), reason="waiting is seen through Linux's /proc")
 def test_a_server_that_computes_then_makes_up_the_ping_fails_however_slow_its_warden(monkeypatch):
     entry = "cheat_server_spins_then_invents_the_ping"
-    expected = EXPECTED[entry]
+    chosen = rubric.load()
     monkeypatch.setattr(sandbox, "_RUN_WARDEN", SLOW_WARDEN)
-    graded = grading.grade([CATALOGUE / entry], rubric.load())
-    scores = {v.test.key: v.score for v in graded.verdicts if v.test.points}
-    assert len(scores) == 4 and scores == {key: expected[key] for key in scores}, scores
+    graded = grading.grade([CATALOGUE / entry], chosen)
+    scores = {v.test.key: v.score for v in graded.verdicts if v.test.key in rubric.GRADED}
+    assert len(scores) == 4 and scores == {key: catalogue()[entry].scores(chosen)[key] for key in scores}, scores
 
 
 # A warden that loses the CPU before it starts its program: on a loaded machine, the harness's own

@@ -9,8 +9,8 @@ CAP_SYS_PTRACE in 768 MiB and half a core, and read
 /autograder/results/results.json.
 
 The cases: the solution, the skeleton, catalogue entries and hostile ones,
-each with the score the test suite expects of it (tests/catalogue/expected.toml,
-and tests/test_hostile.py's scores as root). One line per case: expected, got,
+each with the score the test suite expects of it under the rubric the zip
+ships (tests/deserved.py, and tests/test_hostile.py's scores as root). One line per case: expected, got,
 seconds, and the most memory the container used. Exits 1 if any differs.
 
     python tests/image/run.py           the whole test (root, Linux; builds the image once: minutes)
@@ -35,8 +35,6 @@ sys.path[1:1] = [str(HERE.parent.parent), str(HERE.parent)]  # the package, and 
 
 import container  # noqa: E402 - stdlib only: the rest is imported once the test is known to run here
 
-CATALOGUE = HERE.parent / "catalogue"
-GRADED = ("client2_answers", "server_forwards_ping", "server_forwards_pong", "together")
 # Hostile ones: a fork flood, a memory hog, results tampering, reading the solution, a daemon, kill -1,
 # and a walk of the whole container for the answers (it must find none).
 HOSTILE = ("fork_bomb", "gigabytes", "fake_results", "reads_the_solution", "daemon", "kills_everything",
@@ -58,14 +56,15 @@ def cases(scratch: Path) -> list[Case]:
     import test_hostile
     from autograder import rubric
     from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES
+    from deserved import CATALOGUE, catalogue
     from gradescope_image import KINDS  # a hang, a crash, one step wrong, cheats, a raw socket
 
-    expected = rubric.toml().loads((CATALOGUE / "expected.toml").read_text(encoding="utf-8"))
-    made = [Case("solution", {n: (SOLUTION / n).read_bytes() for n in STUDENT_FILES}, 100),
+    chosen = rubric.load()  # the rubric dist/autograder.zip ships
+    made = [Case("solution", {n: (SOLUTION / n).read_bytes() for n in STUDENT_FILES}, chosen.max_score),
             Case("skeleton", {n: (FOLDER / n).read_bytes() for n in STUDENT_FILES}, 0)]
     for name in KINDS:
         files = {p.name: p.read_bytes() for p in sorted((CATALOGUE / name).iterdir()) if p.is_file()}
-        made.append(Case(name, files, sum(expected[name][key] for key in GRADED)))
+        made.append(Case(name, files, catalogue()[name].total(chosen)))
     for name in HOSTILE:
         entry, folder = test_hostile.CATALOGUE[name], scratch / "hostile" / name
         token = f"pingpong-fake-{name}"
