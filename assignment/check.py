@@ -1,10 +1,11 @@
 """Check your PingPong programs before you submit them:  python check.py
 
 Run it in this folder, beside your server_student.py and client2_student.py.
-It runs three checks, each with real programs on your own computer:
+It runs four checks in three runs, each with real programs on your own computer:
 
   1. your client2, with the server played by this checker;
-  2. your server, with client1 and client2 played by this checker;
+  2. your server, with client1 and client2 played by this checker: one check for
+     forwarding the Ping, one for forwarding the Pong;
   3. your server and your client2 together, with client1 played by this checker.
 
 Each check says PASS or FAIL. A failed one shows the exchange as the checker
