@@ -9,6 +9,7 @@ any student code runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -127,13 +128,14 @@ def parse_ahead(path: Path = DEFAULT_FILE) -> None:
     except (TypeError, ValueError):  # a value JSON cannot hold (parse refuses all such): gradings read the TOML
         return
     target = _parsed_file(path)
-    target.parent.mkdir(exist_ok=True)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
+        target.parent.mkdir(exist_ok=True)
         temporary.write_text(saved, encoding="utf-8")
         os.replace(temporary, target)  # whole or not at all: a batch's gradings may be reading it
-    finally:
-        temporary.unlink(missing_ok=True)
+    except OSError:  # best effort: beside a rubric in a folder one cannot write, gradings read the TOML
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def parse(data: dict, where: str = "rubric") -> Rubric:
@@ -191,3 +193,5 @@ if __name__ == "__main__":  # python -m autograder.rubric [FILE]: parse ahead (s
         parse_ahead(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_FILE)
     except (ConfigError, OSError) as error:
         sys.exit(f"error: {error}")
+    if len(sys.argv) > 1:  # an instructor's quick check of a rubric file says that it passed
+        print(f"{sys.argv[1]}: a valid rubric")

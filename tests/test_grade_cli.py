@@ -222,6 +222,18 @@ def test_one_submission_imports_nothing_of_the_batch(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]", shown(done)
 
 
+def test_the_quick_check_passes_a_valid_rubric_where_nothing_can_be_saved_beside_it(tmp_path):
+    """An instructor's rubric in a folder they cannot write to (here: __pycache__ is a file, which
+    stops root too) is checked all the same, and said to be valid; gradings read its TOML."""
+    rubric_file = tmp_path / "my-rubric.toml"
+    shutil.copyfile(rubric.DEFAULT_FILE, rubric_file)
+    (tmp_path / "__pycache__").write_text("not a folder", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "autograder.rubric", str(rubric_file)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=SECONDS)
+    assert (done.returncode, done.stdout) == (0, f"{rubric_file}: a valid rubric\n"), shown(done)
+    assert _loaded(rubric_file).endswith(" toml")
+
+
 def test_parsing_a_broken_rubric_ahead_fails_naming_the_key_and_saves_nothing(tmp_path):
     rubric_file = tmp_path / "rubric.toml"
     rubric_file.write_text("[tests.client2_answers]\npionts = 40\n", encoding="utf-8")
