@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ import gradescope_results
 
 SETUP_SECONDS = 300  # pip on a slow mirror; it takes 5-20 s
 RUN_SECONDS = 120  # run_autograder's whole run; grading takes a few seconds
+# Gradings side by side each copy run_autograder, then run it. A child forked by one thread while
+# another holds its copy open for writing keeps that file open until it execs, and the copy then
+# cannot be run ("Text file busy"): copies and starts take turns.
+_COPYING_OR_STARTING = threading.Lock()
 # One catalogue entry of each kind, for a short grading the way Gradescope grades: a hang, a crash, one step
 # wrong, two cheats, a correct one written differently (tests/catalogue/expected.toml says what they deserve).
 KINDS = ("both_wait_forever", "client2_crashes", "server_forwards_only_the_ping", "cheat_server_forges_the_pong",
@@ -69,9 +74,17 @@ class Gradescope:
                 unzip(item, root / "submission")
             else:
                 shutil.copyfile(item, root / "submission" / item.name)
-        shutil.copy2(self.root / "source" / "run_autograder", root / "run_autograder")
-        done = subprocess.run(["./run_autograder"], cwd=root, env=environment(root, **env), capture_output=True,
-                              text=True, timeout=RUN_SECONDS)
+        with _COPYING_OR_STARTING:  # see the lock's comment
+            shutil.copy2(self.root / "source" / "run_autograder", root / "run_autograder")
+            running = subprocess.Popen(["./run_autograder"], cwd=root, env=environment(root, **env),
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = running.communicate(timeout=RUN_SECONDS)
+        finally:
+            if running.poll() is None:
+                running.kill()
+                running.communicate()
+        done = subprocess.CompletedProcess(running.args, running.returncode, out, err)
         printed = f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
         assert done.returncode == 0, printed
         return gradescope_results.check_file(root / "results" / "results.json"), printed

@@ -10,6 +10,7 @@ and what the student would read.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -45,8 +46,14 @@ REPEATS = 5
 @dataclass(frozen=True)
 class Graded:
     grade: grading.Grade
-    results: dict
     seconds: float
+
+    @functools.cached_property
+    def results(self) -> dict:
+        """The results file, made when a test reads it, in the test's own thread: gradescope-utils swaps
+        sys.stdout while it makes one, and so does pytest between tests, which would cross a grading
+        still running in the pool."""
+        return gradescope_results.check(report.results(self.grade))
 
     def scores(self) -> dict[str, float | bool]:
         """Points for the graded tests, pass/fail for the informational ones."""
@@ -59,7 +66,7 @@ class Graded:
 def grade(source: Path) -> Graded:
     started = time.monotonic()
     graded = grading.grade([source], IN_FORCE)
-    return Graded(graded, gradescope_results.check(report.results(graded)), time.monotonic() - started)
+    return Graded(graded, time.monotonic() - started)
 
 
 def grade_all(sources: list[Path]) -> list[Graded]:
