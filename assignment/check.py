@@ -12,12 +12,16 @@ Each check says PASS or FAIL. A failed one shows the exchange as the checker
 saw it on the network, what went wrong, a hint, and the end of what your
 program printed. The checker plays the same scenes, judges by the same rules
 and gives the same hints as the autograder: the files in checker/ are the
-autograder's own. It exits with status 0 only if every check passed.
+autograder's own, and its time limits and which checks need your programs to
+end by themselves after the exchange are your course's (checker/rubric.json,
+written from the autograder's rubric). It exits with status 0 only if every
+check passed.
 
 You do not need to change this file, or anything in checker/.
 Standard library only, Python 3.8+.
 """
 
+import json
 import os
 import sys
 
@@ -27,7 +31,7 @@ from checker.scene import QUIET_SECONDS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STUDENT_FILES = ("server_student.py", "client2_student.py")
-LIMITS = scenario.Limits()
+RUBRIC = os.path.join(HERE, "checker", "rubric.json")  # the course's `make dist` writes it from its rubric
 AUTOGRADER_ALSO = (
     "The autograder also checks what this cannot: it runs the two files you upload, with its own "
     "utils2.py and client1.py (your changes to those are not used), against its own reference programs, "
@@ -37,6 +41,20 @@ NOT_WATCHED = (
     " On this computer the checker cannot see when your program waits for a message (only Linux shows "
     "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
     "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
+
+
+def course():
+    """The scenes' time limits, and the checks that fail where your programs do not end by themselves after
+    the exchange, as the autograder's rubric sets them; without RUBRIC (the handout as it is in the course's
+    repository), the default rubric's."""
+    if not os.path.isfile(RUBRIC):
+        return scenario.Limits(), frozenset()
+    with open(RUBRIC, encoding="utf-8") as file:
+        chosen = json.load(file)
+    return scenario.Limits(**chosen["limits"]), frozenset(chosen["must_end"])
+
+
+LIMITS, MUST_END = course()
 
 
 def main():
@@ -50,13 +68,16 @@ def main():
     for check, (name, expected) in feedback.CHECKS.items():
         trace = traces[referee.CHECKS[check][0]]
         judgement = feedback.judge(check, trace)
-        print("{}  {}".format("PASS" if judgement.passed else "FAIL", name), flush=True)
         warning = feedback.warning(trace, LIMITS) if judgement.passed else None
-        if warning is not None:
+        passed = judgement.passed and (warning is None or check not in MUST_END)
+        print("{}  {}".format("PASS" if passed else "FAIL", name), flush=True)
+        if passed and warning is not None:
             print("      Warning: " + warning.text, flush=True)
-        if not judgement.passed:
+        if not passed:
             failed += 1
-            print(feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER).text(), flush=True)
+            told = (feedback.unended(expected, warning) if judgement.passed
+                    else feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER))
+            print(told.text(), flush=True)
     print()
     print("All {} checks passed.".format(len(feedback.CHECKS)) if not failed
           else "{} of {} checks failed.".format(failed, len(feedback.CHECKS)))

@@ -124,9 +124,7 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
             return Verdict(test, True, f"Passed: {test.expected}.")
         if not test.must_end:
             return Verdict(test, True, f"Passed: {test.expected}.\n\n**Warning:** {warning.text}", warning)
-        return Verdict(test, False, f"**Expected:** {test.expected}, and your programs to end by themselves after "
-                                    f"the exchange (this course's rubric asks it).\n\n**Hint:** {warning.text}",
-                       warning)
+        return Verdict(test, False, feedback.unended(test.expected, warning).markdown(), warning)
     told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
     return Verdict(test, False, told.markdown(), told.hint)
 
