@@ -40,6 +40,9 @@ IN_FORCE = rubric.load()
 STRICT = replace(IN_FORCE, tests=tuple(replace(test, must_end=test.key in rubric.GRADED) for test in IN_FORCE.tests))
 RUBRICS = {"in_force": IN_FORCE, "must_end": STRICT}
 HANDOUT_MODULES = tuple(name for name in HANDOUT_FILES if name not in STUDENT_FILES)
+# check.py's environment, read once, here: read in a worker thread, os.environ could lose a key while pytest's
+# thread sets and removes PYTEST_CURRENT_TEST between tests (KeyError, seen on a loaded machine).
+CHECK_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
 # check.py's name for each check -> the autograder's test
 CHECKED = {
@@ -106,8 +109,7 @@ def _said(output: str, test: str) -> str:
 
 
 def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
-    return subprocess.run([python, "check.py"], cwd=folder, env=env, capture_output=True, text=True,
+    return subprocess.run([python, "check.py"], cwd=folder, env=CHECK_ENV, capture_output=True, text=True,
                           timeout=CHECK_SECONDS)
 
 
@@ -116,7 +118,7 @@ def _both(name: str, entry: Path, tmp: Path, chosen: rubric.Rubric
     folder = _handout_with(entry, tmp / name, chosen)
     running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
-                               env={k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")})
+                               env=CHECK_ENV)
     try:
         graded = grading.grade([entry], chosen)
         out, err = running.communicate(timeout=CHECK_SECONDS)
