@@ -10,37 +10,11 @@ region they were asked to fill.
 from __future__ import annotations
 
 import argparse
-import re
-from dataclasses import dataclass
 
-from .handout import FOLDER as HANDOUT, SOLUTION, STUDENT_FILES
+from .handout import FOLDER as HANDOUT, SOLUTION, STUDENT_FILES, region
 
-START = "# *** start ***"
-END = "# *** end ***"
-_REGION = re.compile(r"^[ \t]*# \*\*\* start \*\*\*[ \t]*$(.*?)^[ \t]*# \*\*\* end \*\*\*[ \t]*$", re.M | re.S)
-
-
-@dataclass(frozen=True)
-class Parts:
-    before: str
-    region: str
-    after: str
-
-
-def normalise(text: str) -> str:
-    """Line endings and trailing space do not count as changes."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n") + "\n"
-
-
-def split(text: str) -> Parts | None:
-    """The file cut at its markers, or None when the markers are not both there once."""
-    text = normalise(text)
-    matches = list(_REGION.finditer(text))
-    if len(matches) != 1:
-        return None
-    match = matches[0]
-    return Parts(text[: match.start(1)], match.group(1), text[match.end(1) :])
+# Where a file is cut: the handout's own (the self-check tells an untouched region by the same cut).
+START, END, Parts, normalise, split = region.START, region.END, region.Parts, region.normalise, region.split
 
 
 def emptied(text: str) -> str:
