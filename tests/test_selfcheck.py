@@ -107,9 +107,13 @@ def _said(output: str, test: str) -> str:
     return "\n".join(lines[start:end])
 
 
+# Taken once, here: read in a pool's thread, os.environ can change under it (pytest sets and removes
+# PYTEST_CURRENT_TEST in the main thread), and iterating it then raises KeyError.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+
+
 def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
-    return subprocess.run([python, "check.py"], cwd=folder, env=env, capture_output=True, text=True,
+    return subprocess.run([python, "check.py"], cwd=folder, env=CLEAN_ENV, capture_output=True, text=True,
                           timeout=CHECK_SECONDS)
 
 
@@ -117,7 +121,7 @@ def _both(name: str, entry: Path, tmp: Path) -> tuple[dict[str, bool], dict[str,
     folder = _handout_with(entry, tmp / name)
     running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
-                               env={k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")})
+                               env=CLEAN_ENV)
     try:
         graded = grading.grade([entry], rubric.load())
         out, err = running.communicate(timeout=CHECK_SECONDS)

@@ -6,7 +6,6 @@ A file whose part is still as handed out is a step not begun: one TODO line for 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from autograder.handout import SOLUTION
 
 from deserved import CATALOGUE
 from survivors import survivors
-from test_selfcheck import CHECK_SECONDS, _handout_with
+from test_selfcheck import CHECK_SECONDS, CLEAN_ENV, _handout_with
 
 STEP_1_DONE = CATALOGUE / "only_client2_written"  # the solution's client2, the handout's server
 CLIENT2 = "PASS  your client2 answers a Ping with a Pong"
@@ -26,9 +25,8 @@ USAGE = "usage: python check.py [client2 | server]\n"
 
 
 def _run(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
-    return subprocess.run([sys.executable, "check.py", *args], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=CHECK_SECONDS)
+    return subprocess.run([sys.executable, "check.py", *args], cwd=folder, env=CLEAN_ENV, capture_output=True,
+                          text=True, timeout=CHECK_SECONDS)
 
 
 def _verdict_lines(output: str) -> list[str]:
@@ -87,8 +85,7 @@ def test_a_closed_pipe_ends_the_output_quietly(tmp_path):
     """`python check.py | head -1` on a submission with a long failure: no traceback, the verdict's status,
     and nothing of it left running."""
     folder = _handout_with(CATALOGUE / "cheat_server_echoes", tmp_path / "student")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
-    running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, env=env, stdout=subprocess.PIPE,
+    running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, env=CLEAN_ENV, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         first = running.stdout.readline()
