@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import intake, sandbox, scene, skeleton
-from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, waiting
+from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, region, waiting
 from .rubric import Rubric, Test
 
 
@@ -118,6 +118,9 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
         return Verdict(test, False, f"Not run: {taken.problem}", _UNREADABLE)
     trace = traces[referee.CHECKS[test.key][0]]
     judgement = feedback.judge(test.key, trace)
+    empty = None if judgement.passed else region.not_written(test.key, taken.files)
+    if empty is not None:  # a step not begun: one line, not why each of its tests failed
+        return Verdict(test, False, f"Not done: {empty.text}.", empty)
     if judgement.passed:
         warning = feedback.warning(trace, rubric.limits)
         if warning is None:

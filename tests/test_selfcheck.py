@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grading, rubric
-from autograder import bundle
+from autograder import bundle, grading, rubric
 from autograder.bundle import HANDOUT_FILES
-from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, scenario, waiting
+from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, referee, scenario, waiting
 
 from deserved import CATALOGUE, catalogue
 from pythons import find_python
@@ -40,9 +39,6 @@ IN_FORCE = rubric.load()
 STRICT = replace(IN_FORCE, tests=tuple(replace(test, must_end=test.key in rubric.GRADED) for test in IN_FORCE.tests))
 RUBRICS = {"in_force": IN_FORCE, "must_end": STRICT}
 HANDOUT_MODULES = tuple(name for name in HANDOUT_FILES if name not in STUDENT_FILES)
-# check.py's environment, read once, here: read in a worker thread, os.environ could lose a key while pytest's
-# thread sets and removes PYTEST_CURRENT_TEST between tests (KeyError, seen on a loaded machine).
-CHECK_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
 # check.py's name for each check -> the autograder's test
 CHECKED = {
@@ -86,9 +82,23 @@ def _handout_with(entry: Path, folder: Path, chosen: rubric.Rubric | None = None
     return folder
 
 
-def _verdicts(output: str) -> dict[str, bool]:
-    """The autograder test -> passed, from check.py's PASS/FAIL lines."""
+def _not_done(output: str) -> dict[str, str]:
+    """The autograder test -> check.py's TODO line that stands for it: a file whose part is still empty
+    stands for each check that needs it and has no PASS or FAIL line of its own."""
+    lines = output.splitlines()
+    named = {CHECKED[line[6:]] for line in lines if line[:6] in ("PASS  ", "FAIL  ") and line[6:] in CHECKED}
     found = {}
+    for line in lines:
+        if line.startswith("TODO  "):
+            empty = line[6:].split(":", 1)[0]
+            found.update({test: line for test in CHECKED.values() if test not in named and test not in found
+                          and empty in scenario.NEEDS[referee.CHECKS[test][0]]})
+    return found
+
+
+def _verdicts(output: str) -> dict[str, bool]:
+    """The autograder test -> passed, from check.py's PASS/FAIL lines; not done (a TODO line) is not passed."""
+    found = dict.fromkeys(_not_done(output), False)
     for line in output.splitlines():
         word, _, name = line.partition("  ")
         if word in ("PASS", "FAIL") and name in CHECKED:
@@ -97,19 +107,26 @@ def _verdicts(output: str) -> dict[str, bool]:
 
 
 def _said(output: str, test: str) -> str:
-    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what follows."""
+    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what
+    follows, or the TODO line that stands for it."""
     name = next(name for name, key in CHECKED.items() if key == test)
     lines = output.splitlines()
     start = next((i for i, line in enumerate(lines) if line[6:] == name and line[:6] in ("PASS  ", "FAIL  ")), None)
     if start is None:
-        return ""
-    end = next((i for i in range(start + 1, len(lines)) if lines[i][:6] in ("PASS  ", "FAIL  ") or not lines[i]),
+        return _not_done(output).get(test, "")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:6] in ("PASS  ", "FAIL  ", "TODO  ")
+                or not lines[i]),
                len(lines))
     return "\n".join(lines[start:end])
 
 
+# Taken once, here: read in a pool's thread, os.environ can change under it (pytest sets and removes
+# PYTEST_CURRENT_TEST in the main thread), and iterating it then raises KeyError.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+
+
 def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "check.py"], cwd=folder, env=CHECK_ENV, capture_output=True, text=True,
+    return subprocess.run([python, "check.py"], cwd=folder, env=CLEAN_ENV, capture_output=True, text=True,
                           timeout=CHECK_SECONDS)
 
 
@@ -118,7 +135,7 @@ def _both(name: str, entry: Path, tmp: Path, chosen: rubric.Rubric
     folder = _handout_with(entry, tmp / name, chosen)
     running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
-                               env=CHECK_ENV)
+                               env=CLEAN_ENV)
     try:
         graded = grading.grade([entry], chosen)
         out, err = running.communicate(timeout=CHECK_SECONDS)
@@ -263,7 +280,7 @@ def test_without_proc_the_self_check_waits_for_silence_and_still_agrees(tmp_path
     monkeypatch.setattr(check.Processes, "hands_over", False)
     printed = io.StringIO()
     with redirect_stdout(printed):
-        code = check.main()
+        code = check.main([])
     graded = grading.grade([ENTRIES[name]], IN_FORCE)
     theirs = {v.test.key: v.passed for v in graded.verdicts if v.test.key in CHECKED.values()}
     assert _verdicts(printed.getvalue()) == theirs, printed.getvalue()

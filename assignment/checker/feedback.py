@@ -72,8 +72,8 @@ def warning(trace, limits):
 def unended(expected, told):
     """A check that passed, failed for the warning `told` (advice.ending): where the course's rubric asks your
     programs to end by themselves after the exchange (`must_end`), and one did not."""
-    return Failure("{}, and your programs to end by themselves after the exchange (this course's rubric asks "
-                   "it)".format(expected), told)
+    return Failure("{}, and then your programs end by themselves (this course's rubric asks it)".format(expected),
+                   told)
 
 
 def hint(trace, judgement, limits, voice):
