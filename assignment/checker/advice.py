@@ -89,7 +89,8 @@ def holder(events):
     return next((src for frame, src, dst in STEPS if happened(events, frame, src, dst) is None), "")
 
 
-def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=None, out_of_time=False, closed=()):
+def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=None, out_of_time=False, closed=(),
+         stuck=False):
     """One piece of advice, for the most telling thing that went wrong.
 
     `judgement`: referee.judge's, for a check that failed. `programs`: yours
@@ -97,7 +98,8 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     frames, all in `events`. `held`: your programs that a message was held
     for, to the end, each with its state when last looked at (a program
     blocked in something other than a wait for it is never handed one).
-    `out_of_time`: the run was hung up because its `seconds` were up.
+    `out_of_time`: the run was hung up because its `seconds` were up, or
+    (`stuck`) at once, because nothing more could happen.
     `closed`: your programs, in the order they were seen to close a
     connection before the run hung up. Where the exchange stopped at one of
     your programs, the hint is about that one: the other then only waited,
@@ -111,11 +113,11 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     focus = [p for p in programs if p.name == holder(events)] or list(programs)
     sleeping = next((p.name for p in focus if (held or {}).get(p.name) == SLEEPING), "")
     everyone_waited = out_of_time and all(p.at_end == WAITING for p in programs)
-    stuck = focus[0] if everyone_waited and focus else None
+    stuck_early, stuck = stuck, focus[0] if everyone_waited and focus else None
     crashed = next((p for p in focus + list(programs) if p.crashed and not (out_of_time and p.at_end == WAITING)),
                    None)  # the error of a program that was waiting when the time was up came from the stop
     if stuck is not None and crashed is None:
-        return _stuck(stuck, events, seconds)
+        return _stuck(stuck, events, "there" if stuck_early else "after {:g} s".format(seconds))
     left = next((p for p in programs if closed[:1] == (p.name,)), None)
     if crashed is not None and left not in (None, crashed) and _disconnected(crashed):
         return _left_first(left, events, closed)  # its send failed because the other had gone: the other's mistake
@@ -170,14 +172,14 @@ def _broken(broken, events):
     return Advice("client2-sends-only-a-pong", "client2 answers a Ping with Message.Pong, and sends nothing else.")
 
 
-def _stuck(program, events, seconds):
+def _stuck(program, events, when):
     """Everyone was waiting for someone when the time was up: say who waited for what.
 
     A program counts as waiting whether it waited for a message or for something else (an Event, a lock),
     and a message is handed to a waiting program whether or not it then reads it: so the words hold both
     ways, "was still waiting" and "had been sent to it", never "it read it".
     """
-    stop = "Nothing more could happen, so the run was stopped after {:g} s.".format(seconds)
+    stop = "Nothing more could happen, so the run was stopped {}.".format(when)
     if program.name == "client2":
         return Advice("waits-instead-of-answering", "Your client2 was still waiting (for another message, or for "
                     "something else) while the server was waiting for its Pong: the Ping had been sent to it, and it "

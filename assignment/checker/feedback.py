@@ -85,7 +85,7 @@ def hint(trace, judgement, limits, voice):
                              "arrives. Use the one client the file makes at the top.".format(trace.dropped[0]))
     return advice.hint(judgement, trace.events, seen(trace), seconds=limits.scenario_seconds,
                        flooded=bool(trace.unlogged), held=trace.undelivered, out_of_time=trace.out_of_time,
-                       closed=trace.closed)
+                       stuck=trace.stuck, closed=trace.closed)
 
 
 @dataclass(frozen=True)
