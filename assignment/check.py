@@ -35,8 +35,9 @@ AUTOGRADER_ALSO = (
     "'# *** start ***' / '# *** end ***' markers.")
 NOT_WATCHED = (
     " On this computer the checker cannot see when your program waits for a message (only Linux shows "
-    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
-    "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
+    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead, and a run where "
+    "your programs wait on each other goes on to its time limit ({:g} s). The autograder sees it exactly, "
+    "and a program that sends before it is asked fails there.".format(QUIET_SECONDS, LIMITS.scenario_seconds))
 
 
 def main():
@@ -46,7 +47,7 @@ def main():
     files = {name: os.path.join(HERE, name) if os.path.isfile(os.path.join(HERE, name)) else None
              for name in STUDENT_FILES}
     traces = scenario.play_all(files, LIMITS, Processes(HERE))
-    failed = 0
+    failed, said = 0, feedback.Said()
     for check, (name, expected) in feedback.CHECKS.items():
         trace = traces[referee.CHECKS[check][0]]
         judgement = feedback.judge(check, trace)
@@ -56,7 +57,7 @@ def main():
             print("      Warning: " + warning.text, flush=True)
         if not judgement.passed:
             failed += 1
-            print(feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER).text(), flush=True)
+            print(said(name, feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text(), flush=True)
     print()
     print("All {} checks passed.".format(len(feedback.CHECKS)) if not failed
           else "{} of {} checks failed.".format(failed, len(feedback.CHECKS)))

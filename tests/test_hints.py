@@ -25,13 +25,13 @@ def test_a_server_waiting_when_the_time_was_up_is_told_who_waited_for_whom_not_t
     assert said.key == "receives-again-before-forwarding"
     assert "was still waiting (for a second message, or for something else) while both clients were waiting for it" \
         in said.text
-    assert "the error below came from that stop" in advice.after_the_stop(server, out_of_time=True)
+    assert advice.stopped_waiting(server, out_of_time=True)
 
 
 def test_the_same_error_before_the_time_was_up_is_the_servers_own():
     server = advice.Seen("server", 1, HANG_UP_ERROR, at_end="gone")
     assert advice.hint(FAILED, (PING_IN,), [server], seconds=5, out_of_time=False).key == "server-crashed"
-    assert advice.after_the_stop(server, out_of_time=False) == ""
+    assert not advice.stopped_waiting(server, out_of_time=False)
 
 
 def test_a_server_waiting_while_its_client2_had_gone_is_not_told_everyone_waited():

@@ -332,11 +332,9 @@ def _ended(name, events):
                               "each step in order.")
 
 
-def after_the_stop(program, out_of_time):
-    """What to add where a program's exit is shown, if its error came from the run being stopped."""
-    if out_of_time and program.at_end == WAITING and program.crashed:
-        return ", after the run was stopped while it waited (the error below came from that stop)"
-    return ""
+def stopped_waiting(program, out_of_time):
+    """Did the program's error come from the run being stopped while it waited (its next send failed)?"""
+    return out_of_time and program.at_end == WAITING and program.crashed
 
 
 def ending(programs, seconds):

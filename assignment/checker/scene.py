@@ -27,7 +27,7 @@ import time
 
 import utils2  # beside check.py, as in the autograder (it lends its own)
 
-from . import referee, waiting
+from . import programs as started, referee, waiting
 
 HOST = "127.0.0.1"
 _ADDRESS = HOST.encode()  # as bytes: given a str, getaddrinfo loads the idna codec (5 ms)
@@ -80,6 +80,7 @@ class Scene:
         # Ended early because nothing more could happen (see _stuck); `seen_stuck`: when that was first seen,
         # and how many things the referee had handled then: a second look finds the same or it starts again.
         self.stuck, self.seen_stuck, self.handled = False, None, 0
+        self.waited_at = {}  # program name -> where it said it waited when stopped waiting (programs.where)
         self.served, self.taps, self.pidfds = {}, {}, []
         self.halted = False  # told to end now: no more waiting, no grace
         self.selector = selectors.DefaultSelector()
@@ -470,10 +471,20 @@ class Scene:
 
     # --- ending ---------------------------------------------------------------
 
-    def _doing(self, program):
+    def _doing(self, program, stopping=False):
         """What a program that has not ended is doing: at the hang-up (for a hint), and when it is stopped
-        (for the warning it gets, see advice.ending); "" where waiting cannot be seen."""
-        return self.start.state(program, self._connections(program)) if self.sees_waiting else ""
+        (for the warning it gets, see advice.ending); "" where waiting cannot be seen. Waiting, and the
+        scene over for it (out of time, or nothing more could happen, or stopped), it is asked where it
+        waits, once: the line you read."""
+        doing = self.start.state(program, self._connections(program)) if self.sees_waiting else ""
+        over = (stopping or self.out_of_time) and not self.halted
+        if doing == waiting.READY and over and program.name not in self.waited_at:
+            self.waited_at[program.name] = started.where(program)
+        return doing
+
+    def _stopping(self, program):
+        """What a program is doing when it is stopped (see _doing): its scene is over."""
+        return self._doing(program, stopping=True)
 
     def close(self, grace, relay=False):
         """Hang up every referee socket, give programs `grace` s to end (none if halted), stop them;
@@ -505,7 +516,8 @@ class Scene:
                 self.wait(lambda: all(program.exited() for program in programs))
                 grace = 0.0
         finally:
-            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace, self._doing)))
+            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace,
+                                                                 self._stopping)))
         for link in list(self.links):
             self._closed(link)
         for fd in self.pidfds:
