@@ -80,8 +80,15 @@ def _verdicts(output: str) -> dict[str, bool]:
 
 
 def _said(output: str, test: str) -> str:
-    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what follows."""
+    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what follows,
+    and what it printed about the check it refers to for the same cause."""
     name = next(name for name, key in CHECKED.items() if key == test)
+    shown = _block(output, name)
+    first = next((other for other in CHECKED if f'Same cause as "{other}"' in shown), None)
+    return shown if first is None else shown + "\n" + _block(output, first)
+
+
+def _block(output: str, name: str) -> str:
     lines = output.splitlines()
     start = next((i for i, line in enumerate(lines) if line[6:] == name and line[:6] in ("PASS  ", "FAIL  ")), None)
     if start is None:
