@@ -63,14 +63,15 @@ class Graded:
     def output(self, key: str) -> str:
         return next(v.output for v in self.grade.verdicts if v.test.key == key)
 
-    def explanation(self, verdict: grading.Verdict) -> str:
-        """What the student reads about a verdict's hint in the results: its own output, or that of the
-        test it refers to for the same cause (which must give the same hint)."""
+    def explanation(self, key: str) -> str:
+        """What the student reads about a test in the results: its output, and that of the test it refers
+        to for the same cause (which must give the same hint), if it does."""
         shown = {t["name"]: t["output"] for t in self.results["tests"]}
+        verdict = next(v for v in self.grade.verdicts if v.test.key == key)
         for other in self.grade.verdicts:
             if f'Same cause as "{other.test.name}"' in shown[verdict.test.name]:
-                assert other.hint == verdict.hint, f"{verdict.test.key} refers to {other.test.key}: another hint"
-                return shown[other.test.name]
+                assert other.hint == verdict.hint, f"{key} refers to {other.test.key}: another hint"
+                return shown[verdict.test.name] + "\n\n" + shown[other.test.name]
         return shown[verdict.test.name]
 
 
@@ -127,10 +128,10 @@ def test_each_entry_gets_exactly_its_score(catalogue, entry):
     shown = "\n\n".join(f"--- {key}: {scores[key]}, deserves {owed[key]}\n{got.output(key)}" for key in wrong)
     assert scores == owed, f"{entry}: {EXPECTED[entry].about}\n\n{shown}"
     for key, words in EXPECTED[entry].says.items():
-        assert words in got.output(key), f"{entry}, {key}: no {words!r} in\n{got.output(key)}"
+        assert words in got.explanation(key), f"{entry}, {key}: no {words!r} in\n{got.explanation(key)}"
     for key, (hint, words) in EXPECTED[entry].hint.items():
         verdict = next(v for v in got.grade.verdicts if v.test.key == key)
-        shown = got.explanation(verdict)
+        shown = got.explanation(key)
         assert (verdict.hint and verdict.hint.key, words in shown) == (hint, True), f"{entry}, {key}: not hint {hint!r} with {words!r}:\n{shown}"
     pinned = EXPECTED[entry].hint
     unpinned = [(v.test.key, v.hint) for v in got.grade.verdicts if v.test.key in GRADED and v.passed and v.hint
@@ -239,8 +240,8 @@ def test_a_scene_where_nothing_more_can_happen_ends_there_and_no_other(entry):
     assert {name for name, trace in traces.items() if trace.stuck} == STUCK[entry], traces
     for name in STUCK[entry]:  # a program stopped while it waited says where
         trace = traces[name]
-        waited = [where for who, where in trace.waited_at.items() if trace.at_end.get(who) == waiting.READY]
-        assert waited and all(place and "_student.py: " in place[0] for place in waited), trace.waited_at
+        waited = [where for who, (doing, where) in trace.stopped_at.items() if doing == waiting.READY]
+        assert waited and all(where and "_student.py: " in where[0] for where in waited), trace.stopped_at
 
 
 def test_a_server_gone_before_the_harness_connects_is_still_graded(monkeypatch):

@@ -46,6 +46,7 @@ class Seen:
     # Stopped, not having ended by itself (or, in the autograder, stopped by a limit it went over): what it was
     # doing then, "ready", "busy" or "sleeping" ("busy" for a limit, reached by working); "" if it ended, or unknown
     at_stop: str = ""
+    compared: str = ""  # it compared a message with a string: which, and where (utils2 says so on stderr)
 
     @property
     def stopped(self):
@@ -111,6 +112,9 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
         return Advice("flooded", "Your programs sent more than {} frames, where the exchange is 4, and the run was "
                              "ended there: send each message once.".format(len(events)))
     focus = [p for p in programs if p.name == holder(events)] or list(programs)
+    compared = next((p for p in focus if p.compared), None)
+    if compared is not None:
+        return _compares_with_a_string(compared)
     sleeping = next((p.name for p in focus if (held or {}).get(p.name) == SLEEPING), "")
     everyone_waited = out_of_time and all(p.at_end == WAITING for p in programs)
     stuck_early, stuck = stuck, focus[0] if everyone_waited and focus else None
@@ -119,7 +123,8 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     if stuck is not None and crashed is None:
         return _stuck(stuck, events, "there" if stuck_early else "after {:g} s".format(seconds))
     left = next((p for p in programs if closed[:1] == (p.name,)), None)
-    if crashed is not None and left not in (None, crashed) and _disconnected(crashed):
+    if crashed is not None and left not in (None, crashed) and _disconnected(crashed) and \
+            ".close() was called before" not in crashed.error:
         return _left_first(left, events, closed)  # its send failed because the other had gone: the other's mistake
     if crashed is not None:
         return _crash(crashed, events, closed)
@@ -133,6 +138,12 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
                     "message itself, with receive_message(), and do not sleep or wait with a timeout.".format(
                         sleeping, why))
     stopped = next((p for p in focus if p.returncode is None), None)
+    if stopped is not None and stopped.at_end == BUSY:
+        receive = "server.receive_message()" if stopped.name == "server" else "client.receive_message()"
+        return Advice("busy-loop", "Your {} was still running after {:g} s without doing this step, busy all the "
+                    "while: a loop that does not call receive_message() gets no message, and a message is handed "
+                    "only to a program that waits for it. Call {} where you need the next message: it waits until "
+                    "one comes, so no loop of your own is needed to wait.".format(stopped.name, seconds, receive))
     if stopped is not None:
         return Advice(stopped.name + "-still-running", "Your {} was still running after {:g} s without doing this step: it may be "
                     "waiting for a message that never comes, or stuck in a loop.".format(stopped.name, seconds))
@@ -209,6 +220,30 @@ def _stuck(program, events, when):
                                                        pending.src, pending.frame, stop))
 
 
+def _compares_with_a_string(program):
+    if program.name == "server":
+        right = "did not forward it. The server passes on what it receives without looking: " \
+                "ping = server.receive_message(), then server.forward_message(ping)"
+    else:
+        right = "did not answer it. Compare it with the Message itself: msg = client.receive_message(), then " \
+                "if msg == Message.Ping: client.send_message(Message.Pong)"
+    return Advice("compares-with-a-string", "Your {} compared the message it received with the string {}: a message "
+                "is Message.Ping or Message.Pong, never equal to a string, so the comparison was False and it "
+                "{}.".format(program.name, program.compared, right))
+
+
+def _one_edit(wrong, right):
+    """Is `right` one edit from `wrong` (a letter added, left out, changed, or two swapped)?"""
+    if wrong == right or abs(len(wrong) - len(right)) > 1:
+        return False
+    if len(wrong) == len(right):
+        differ = [i for i, (a, b) in enumerate(zip(wrong, right)) if a != b]
+        return len(differ) == 1 or (len(differ) == 2 and differ[1] == differ[0] + 1 and
+                                    wrong[differ[0]] == right[differ[1]] and wrong[differ[1]] == right[differ[0]])
+    short, long = sorted((wrong, right), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
 def _complaint(kind, said):
     """(the name Python complains about, whose attribute it was: "Message", "Client"... or ""), from a NameError's
     or an AttributeError's words, whatever Python's version: "name 'ping' is not defined", "'Client' object has no
@@ -273,6 +308,12 @@ def _crash(program, events, closed):
                  "Pass on the message as you received it: server.forward_message(ping), not ping.value or 'Ping'.")
         return Advice("sends-a-string", "Your {} tried to send a string{}: a message is Message.Ping or Message.Pong, "
                     "not the text 'Ping' or 'Pong'. {}".format(name, at, right))
+    if sent.startswith("<bound method "):  # "<bound method Client.receive_message of <utils2.Client ...>>"
+        owner, _, method = sent[len("<bound method "):].split(" ")[0].rpartition(".")
+        mine = "server" if owner == "Server" else "client"
+        return Advice("call-without-parentheses", "Your {} passed {}.{}{} where a message goes: without () a method "
+                    "is only named, not called. Call it: msg = {}.{}(), then pass on msg.".format(
+                        name, mine, method, at, mine, method))
     if sent:
         sent = sent if len(sent) <= 40 else sent[:37] + "..."
         right = ("send Message.Pong: client.send_message(Message.Pong)." if name == "client2" else
@@ -293,6 +334,19 @@ def _crash(program, events, closed):
     if kind == "NameError" and wrong in ("receive_message", "send_message", "forward_message", "close"):
         return Advice("call-without-its-object", "Your {} called {}{} on its own: it belongs to your {}, so write "
                     "{}.{}(...).".format(name, wrong, at, name, "server" if name == "server" else "client", wrong))
+    if kind == "NameError" and name == "client2" and wrong == "server":
+        return Advice("client2-uses-server", "Your client2 used server{}, which is the server's name for its "
+                    "connection: in client2 the connection is client (client = Client(\"client2\"), at the top of "
+                    "the file). Write msg = client.receive_message(), then client.send_message(Message.Pong).".format(
+                        at))
+    meant = said.partition(". Did you mean: '")[2].split("'")[0]  # Python's guess, since 3.10
+    if kind == "NameError" and meant and _one_edit(wrong, meant):
+        return Advice("misspelled-name", "Your {} used {}{}, a name it never set: did you mean {}? Python tells names "
+                    "apart letter by letter, so write it as you set it.".format(name, wrong, at, meant))
+    if kind == "EOFError":
+        return Advice("input-in-a-run", "Your {} called input(){}, which waits for someone to type: when your "
+                    "programs are checked or graded, nobody is at the keyboard, so input() fails at once (EOFError). "
+                    "Take it out: your program gets what it needs with receive_message().".format(name, at))
     if kind == "NameError" and wrong[:1].islower():
         receive = "server.receive_message()" if name == "server" else "client.receive_message()"
         return Advice("name-never-set", "Your {} used {}{} before it was ever given a value (Python tells names apart "
@@ -301,7 +355,7 @@ def _crash(program, events, closed):
     if owner == "Client" and wrong == "forward_message":
         return Advice("client-forwards", "A client cannot forward{}: only the server passes messages on. "
                     "client2 answers with client.send_message(Message.Pong).".format(at))
-    if _disconnected(program) and closed[:1] == (name,):
+    if _disconnected(program) and (closed[:1] == (name,) or ".close() was called before" in said):
         return _closes_too_early(name, at)
     return Advice(name + "-crashed", "Your {} stopped with an error{}: read the traceback below.".format(name, at))
 

@@ -60,7 +60,7 @@ def seen(trace):
     either: it was busy (a limit is reached by working), and only a machine's speed decides whether it
     reaches it before the scene stops it."""
     return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""),
-                        run.at_stop if run.killed else "" if run.ended_by_itself else advice.BUSY)
+                        run.at_stop if run.killed else "" if run.ended_by_itself else advice.BUSY, run.compared)
             for name, run in runs(trace)]
 
 
@@ -98,7 +98,8 @@ class Shown:
     printed: str  # the last lines it printed
     cut: bool  # some of its output was left out
     stderr: str  # what it printed to stderr, shown where there is no traceback and nothing printed
-    waited: tuple = ()  # stopped while it waited: where, as (place, code) each, its main thread first
+    at: tuple = ()  # where it was once its run was over: (place, code) each, its main thread first
+    doing: str = ""  # what it was doing there, in words ("waiting for a message", "busy")
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ class Failure:
         lines.append("Hint: " + self.hint.text)
         for program in self.programs:
             lines.append("Your {} {}.".format(program.name, program.ended))
-            for place, code in program.waited:
-                lines += ["It was waiting at {}:".format(place), _indented(code)]
+            for place, code in program.at:
+                lines += ["It was {} at {}:".format(program.doing, place), _indented(code)]
             if program.traceback:
                 lines.append(_indented(program.traceback))
             lines += _said(program, lambda head, text: [head, _indented(text)])
@@ -152,13 +153,15 @@ class Failure:
         parts += ["", "**Hint:** " + self.hint.text]
         for program in self.programs:
             parts += ["", "**Your {}** {}.".format(program.name, program.ended)]
-            for place, code in program.waited:
-                parts += ["It was waiting at {}:".format(place), *_block(code)]
+            for place, code in program.at:
+                parts += ["It was {} at {}:".format(program.doing, place), *_block(code)]
             parts += _block(program.traceback) if program.traceback else []
             parts += _said(program, lambda head, text: [head, *_block(text)])
         return "\n".join(parts)
 
 
+_DOING = {advice.WAITING: "waiting for a message", advice.BUSY: "busy, running",
+          advice.SLEEPING: "asleep or waiting for something else"}  # a State, by the word it equals
 _SEE = "Same cause as \"{}\": its hint, above, explains this one too."
 
 
@@ -188,12 +191,12 @@ def failure(expected, trace, judgement, limits, voice):
         ended = "was still running, so it was stopped" if run.killed else "exited with status {}{}".format(
             run.returncode, ", once the run was stopped while it waited (the error that stop caused is not "
                             "shown)" if from_the_stop else "")
-        waited = tuple(tuple(place.split(": ", 1)) if ": " in place else (place, "")
-                       for place in trace.waited_at.get(name, ()))
+        doing, where = trace.stopped_at.get(name, ("", ()))
+        at = tuple(tuple(place.split(": ", 1)) if ": " in place else (place, "") for place in where)
         errors = run.errors.rstrip("\n").split("\n")[-TAIL_LINES:] if run.errors.strip() else []
         shown.append(Shown(name, ended, "" if from_the_stop else run.traceback[-TRACEBACK_CHARS:],
                            run.stdout.tail(TAIL_LINES), bool(run.stdout.dropped),
-                           "" if from_the_stop else "\n".join(errors), waited))
+                           "" if from_the_stop else "\n".join(errors), at, _DOING.get(doing, "")))
     return Failure(expected, told, broken, picture, voice.witness, tuple(shown))
 
 

@@ -57,7 +57,7 @@ class Output:
 
 
 def where(program):
-    """Where each thread of a running program waits in the student's file, asked of the program itself:
+    """Where each thread of a running program is in the student's file, asked of the program itself:
     ("line 20 of server_student.py: pong = server.receive_message()", ...), main thread first; () if it
     cannot say (it handles no SIGUSR1: it never made a Server or Client; or no SIGUSR1 here).
 
@@ -76,8 +76,8 @@ def where(program):
     while True:  # nothing announces the answer: look again every few milliseconds, while it has time
         told = os.pread(errors, 1 << 16, start).decode("utf-8", "replace")
         if utils2.WHERE + ".\n" in told or time.monotonic() > end:
-            return tuple(line[len(utils2.WHERE + "waiting at "):] for line in told.split("\n")
-                         if line.startswith(utils2.WHERE + "waiting at "))
+            return tuple(line[len(utils2.WHERE + "at "):] for line in told.split("\n")
+                         if line.startswith(utils2.WHERE + "at "))
         time.sleep(0.005)
 
 
@@ -111,6 +111,16 @@ class Run:
     @property
     def crashed(self):
         return self.returncode not in (0, None) and not self.killed
+
+    @property
+    def compared(self):
+        """Where the program compared a message with a string, and which (utils2's warning):
+        "'Ping' (line 17 of client2_student.py)"; '' if it did not."""
+        for line in self.stderr.text.splitlines():
+            where, said, text = line.partition(": warning: ")[2].partition(" " + utils2.COMPARED + " ")
+            if said:
+                return "{} ({})".format(text.split(": a message is")[0], where)
+        return ""
 
     @property
     def errors(self):

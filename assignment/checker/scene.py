@@ -80,7 +80,7 @@ class Scene:
         # Ended early because nothing more could happen (see _stuck); `seen_stuck`: when that was first seen,
         # and how many things the referee had handled then: a second look finds the same or it starts again.
         self.stuck, self.seen_stuck, self.handled = False, None, 0
-        self.waited_at = {}  # program name -> where it said it waited when stopped waiting (programs.where)
+        self.stopped_at = {}  # program name -> (its state, where it said it was: programs.where) once its run was over
         self.served, self.taps, self.pidfds = {}, {}, []
         self.halted = False  # told to end now: no more waiting, no grace
         self.selector = selectors.DefaultSelector()
@@ -471,20 +471,22 @@ class Scene:
 
     # --- ending ---------------------------------------------------------------
 
-    def _doing(self, program, stopping=False):
+    def _doing(self, program):
         """What a program that has not ended is doing: at the hang-up (for a hint), and when it is stopped
-        (for the warning it gets, see advice.ending); "" where waiting cannot be seen. Waiting, and the
-        scene over for it (out of time, or nothing more could happen, or stopped), it is asked where it
-        waits, once: the line you read."""
-        doing = self.start.state(program, self._connections(program)) if self.sees_waiting else ""
-        over = (stopping or self.out_of_time) and not self.halted
-        if doing == waiting.READY and over and program.name not in self.waited_at:
-            self.waited_at[program.name] = started.where(program)
-        return doing
+        (for the warning it gets, see advice.ending); "" where waiting cannot be seen."""
+        return self.start.state(program, self._connections(program)) if self.sees_waiting else ""
+
+    def _ask_where(self, program, doing):
+        """The run over for a program still there (it is stopped, or nothing more could happen, or time was
+        up), ask it once where it is (programs.where): the line you read, with what it was `doing` then."""
+        if doing not in ("", "gone") and not self.halted and program.name not in self.stopped_at:
+            self.stopped_at[program.name] = (doing, started.where(program))
 
     def _stopping(self, program):
-        """What a program is doing when it is stopped (see _doing): its scene is over."""
-        return self._doing(program, stopping=True)
+        """What a program is doing when it is stopped (see _doing); it is asked where it is."""
+        doing = self._doing(program)
+        self._ask_where(program, doing)
+        return doing
 
     def close(self, grace, relay=False):
         """Hang up every referee socket, give programs `grace` s to end (none if halted), stop them;
@@ -500,6 +502,9 @@ class Scene:
             self.at_end[name] = "gone" if gone else self._doing(program)
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
+        for name, program in self.programs.items():  # what they send meanwhile is not read: it came too late
+            if self.out_of_time and not relay:
+                self._ask_where(program, self.at_end[name])
         for link in list(self.links):
             self._flush(link)
             if link.open and link.outbox and link.program is not None:  # held to the end: why it was is kept
