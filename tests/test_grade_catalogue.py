@@ -142,6 +142,25 @@ def test_each_entry_gets_exactly_its_score(catalogue, entry):
     assert len(hints) == len(set(hints)), f"{entry}: a hint said twice word for word:\n{hints}"
 
 
+# One mistake each (issue 24): told once, in a page a student reads through.
+ONE_MISTAKE = ("server_receives_twice_before_forwarding", "client2_compares_with_a_string", "client2_crashes",
+               "server_compares_with_a_string", "server_closes_before_the_last_forward", "client2_misspells_a_name",
+               "client2_copies_the_servers_code", "server_receives_without_parentheses", "server_asks_for_input",
+               "client2_busy_waits")
+READ_CHARS = 3000  # what a student reads of the results: every test's output and the summary
+
+
+@pytest.mark.parametrize("entry", ONE_MISTAKE)
+def test_a_one_mistake_submission_is_explained_once_and_briefly(catalogue, entry):
+    got = catalogue[entry].result()
+    read = sum(len(test["output"]) for test in got.results["tests"]) + len(got.results["output"])
+    assert read <= READ_CHARS, f"{entry}: {read} characters to read"
+    told = [test["extra_data"]["told"] for test in got.results["tests"] if test["extra_data"]["told"]]
+    failed = [test for test in got.results["tests"] if test["status"] == "failed"]
+    assert len(told) == 1 and len(failed) > 1, f"{entry}: {told}"
+    assert all(told[0] not in test["output"] for test in failed[1:]), f"{entry}: the hint said again"
+
+
 def test_the_solution_scores_100_and_the_skeletons_0():
     solution, skeletons = grade_all([SOLUTION, FOLDER])
     assert solution.results["score"] == IN_FORCE.max_score, solution.results

@@ -340,7 +340,7 @@ def _crash(program, events, closed):
                     "the file). Write msg = client.receive_message(), then client.send_message(Message.Pong).".format(
                         at))
     meant = said.partition(". Did you mean: '")[2].split("'")[0]  # Python's guess, since 3.10
-    if kind == "NameError" and meant and _one_edit(wrong, meant):
+    if kind == "NameError" and meant and _one_edit(wrong, meant) and wrong.lower() != meant.lower():  # case: below
         return Advice("misspelled-name", "Your {} used {}{}, a name it never set: did you mean {}? Python tells names "
                     "apart letter by letter, so write it as you set it.".format(name, wrong, at, meant))
     if kind == "EOFError":

@@ -502,9 +502,6 @@ class Scene:
             self.at_end[name] = "gone" if gone else self._doing(program)
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
-        for name, program in self.programs.items():  # what they send meanwhile is not read: it came too late
-            if self.out_of_time and not relay:
-                self._ask_where(program, self.at_end[name])
         for link in list(self.links):
             self._flush(link)
             if link.open and link.outbox and link.program is not None:  # held to the end: why it was is kept
@@ -512,6 +509,12 @@ class Scene:
                 if seen == waiting.BUSY and waiting.hides(link.program.tree()):
                     seen = HIDDEN
                 self.undelivered[link.program.name] = seen
+        # Asked after the last look (the question wakes a program's wait, which then starts again), before
+        # the hang-up (which moves it on); what it sends meanwhile is not read: it came too late.
+        for name, program in self.programs.items():
+            if self.out_of_time and not relay:
+                self._ask_where(program, self.at_end[name])
+        for link in list(self.links):
             if not (relay and link.partner is not None):
                 self._closed(link)
         programs = list(self.programs.values())
