@@ -331,14 +331,16 @@ class Scene:
 
     def _stuck(self):
         """Can nothing more happen? Every program of the scene is gone or waits for a message only the
-        referee could send (waiting.READY), the referee holds nothing for any and has nothing to read.
+        referee could send (waiting.READY), the referee holds nothing for any and has nothing to read, and
+        nothing is on its way over a connection (waiting.in_flight; where that cannot be asked, never).
         Seen twice, CONFIRM_SECONDS apart with nothing handled between, it is so: the scene ends now
         (its deadline is now), not at its time limit. Where waiting cannot be seen, never."""
         if not self.sees_waiting or self.halted:
             return False
         still = self._nothing_readable() and all(
             (program.exited() and not program.tree()) or self.start.state(program, self._connections(program))
-            == waiting.READY for program in self.programs.values())
+            == waiting.READY for program in self.programs.values()) and \
+            waiting.in_flight([link.sock for link in self.links if link.open]) is False
         now = time.monotonic()
         if not still or self.seen_stuck is None or self.seen_stuck[1] != self.handled:
             self.seen_stuck = (now, self.handled) if still else None
