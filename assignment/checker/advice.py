@@ -403,9 +403,9 @@ def ending(programs, seconds):
         return Advice("wait-on-each-other", "Your server and your client2 waited on each other after the exchange: "
                     "once client1 had gone, your server was waiting for client2 (for a message, or for it to close "
                     "its connection) and your client2 for the server, so in a real run neither would ever end. Both "
-                    "were stopped after {:g} s. One of them has to end first: for instance your client2, once it has "
+                    "were stopped, as nothing more could happen. One of them has to end first: for instance your client2, once it has "
                     "sent its Pong (then your server's receive_message() returns None, as both clients have gone, "
-                    "and it can end too).".format(seconds))
+                    "and it can end too).")
     program = next((p for p in stopped if p.at_stop != WAITING), stopped[0])  # what the others waited on, if any
     none = ("server.receive_message() returns None once both clients have gone" if program.name == "server"
             else "client.receive_message() returns None once the server has closed the connection")
