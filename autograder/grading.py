@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import intake, sandbox, scene, skeleton
-from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, waiting
+from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, region, waiting
 from .rubric import Rubric, Test
 
 
@@ -119,14 +119,17 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, sai
         return Verdict(test, False, f"Not run: {taken.problem}", _UNREADABLE)
     trace = traces[referee.CHECKS[test.key][0]]
     judgement = feedback.judge(test.key, trace)
+    empty = None if judgement.passed else region.not_written(test.key, taken.files)
+    if empty is not None:  # a step not begun: one line, not why each of its tests failed
+        return Verdict(test, False, f"Not done: {empty.text}.", empty)
     if judgement.passed:
         warning = feedback.warning(trace, rubric.limits)
         if warning is None:
             return Verdict(test, True, f"Passed: {test.expected}.")
         if not test.must_end:
             return Verdict(test, True, f"Passed: {test.expected}.\n\n**Warning:** {warning.text}", warning)
-        told = feedback.Failure(f"{test.expected}, and your programs to end by themselves after the exchange "
-                                "(this course's rubric asks it)", warning)
+        told = feedback.Failure(f"{test.expected}, and then your programs end by themselves (this course's "
+                                "rubric asks it)", warning)
     else:
         told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
     return Verdict(test, False, said(test.name, told).markdown(), told.hint)

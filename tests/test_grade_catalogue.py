@@ -191,6 +191,9 @@ def test_a_program_that_does_not_end_loses_a_test_only_where_the_rubric_says_it_
     assert looping.score == EXPECTED["correct_client2_loops_without_a_none_check"].total(strict)
     assert (verdicts["client2_answers"].passed, verdicts["client2_answers"].hint.key) == (False, "does-not-end")
     assert "did not end by itself after the exchange" in verdicts["client2_answers"].output
+    assert verdicts["client2_answers"].output.startswith(  # what should happen, in one sentence that reads
+        "**Expected:** your client2 receives the Ping and answers it with one Pong, and then your programs end "
+        "by themselves (this course's rubric asks it).\n\n**Hint:** "), verdicts["client2_answers"].output
     assert (verdicts["together"].passed, verdicts["together"].hint.key) == (True, "does-not-end")
     assert "**Warning:**" in verdicts["together"].output
     assert all("It was busy, still looping" in verdicts[key].output for key in ("client2_answers", "together"))

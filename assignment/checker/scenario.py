@@ -140,10 +140,10 @@ def play(name, files, limits, start, halt=None):
     return _SCRIPTS[name](files, limits, start, halt)
 
 
-def play_all(files, limits, start):
-    """Every scene, side by side, a thread each; interrupted (Ctrl+C), every scene ends now, not at
-    its time limit, and stops its programs before this returns. (Plain threads: concurrent.futures
-    costs 5 ms to import.)"""
+def play_all(files, limits, start, names=SCENARIOS):
+    """The scenes `names` (all of them unless told), side by side, a thread each; interrupted (Ctrl+C),
+    every scene ends now, not at its time limit, and stops its programs before this returns. (Plain
+    threads: concurrent.futures costs 5 ms to import.)"""
     traces, failures = {}, []
     halt, halting = socket.socketpair()  # readable once the scenes are to end: wakes every wait at once
 
@@ -153,7 +153,7 @@ def play_all(files, limits, start):
         except BaseException as error:  # noqa: BLE001 - raised below, in the caller's thread
             failures.append(error)
 
-    threads = [threading.Thread(target=one, args=(name,), name="scene-" + name) for name in SCENARIOS]
+    threads = [threading.Thread(target=one, args=(name,), name="scene-" + name) for name in names]
     try:
         for thread in threads:
             thread.start()
@@ -170,4 +170,4 @@ def play_all(files, limits, start):
         halting.close()
     if failures:
         raise failures[0]
-    return {name: traces[name] for name in SCENARIOS}
+    return {name: traces[name] for name in names}
