@@ -43,8 +43,9 @@ AUTOGRADER_ALSO = (
     "'# *** start ***' / '# *** end ***' markers.")
 NOT_WATCHED = (
     " On this computer the checker cannot see when your program waits for a message (only Linux shows "
-    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
-    "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
+    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead, and a run where "
+    "your programs wait on each other goes on to its time limit ({:g} s). The autograder sees it exactly, "
+    "and a program that sends before it is asked fails there.".format(QUIET_SECONDS, LIMITS.scenario_seconds))
 
 
 def step(argv=None):
@@ -78,7 +79,7 @@ def main(argv=None):
     checks = [check for check in feedback.CHECKS if chosen in (None, referee.CHECKS[check][0])]
     traces = scenario.play_all(files, LIMITS, Processes(HERE),
                                tuple(dict.fromkeys(referee.CHECKS[check][0] for check in checks)))
-    failed, not_done = 0, []
+    failed, not_done, said = 0, [], feedback.Said()
     for check in checks:
         name, expected = feedback.CHECKS[check]
         trace = traces[referee.CHECKS[check][0]]
@@ -95,7 +96,7 @@ def main(argv=None):
             say("      Warning: " + warning.text)
         if not judgement.passed:
             failed += 1
-            say(feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER).text())
+            say(said(name, feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
     say()
     say(summary(len(checks), failed, len(not_done)))
     say(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED))
