@@ -39,15 +39,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STUDENT_FILES = ("server_student.py", "client2_student.py")
 STEPS = {"client2": "your client2 (step 1)", "server": "your server (step 2)"}  # a scene each
 RUBRIC = os.path.join(HERE, "checker", "rubric.json")  # the course's `make dist` writes it from its rubric
-AUTOGRADER_ALSO = (
-    "The autograder also checks what this cannot: it runs the two files you upload, with its own "
-    "utils2.py and client1.py (your changes to those are not used), against its own reference programs, "
-    "with limits on time and memory, and it reports any change outside the "
-    "'# *** start ***' / '# *** end ***' markers.")
-NOT_WATCHED = (
-    " On this computer the checker cannot see when your program waits for a message (only Linux shows "
-    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
-    "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
 
 
 def course():
@@ -62,6 +53,16 @@ def course():
 
 
 LIMITS, MUST_END = course()
+AUTOGRADER_ALSO = (
+    "The autograder also checks what this cannot: it runs the two files you upload, with its own "
+    "utils2.py and client1.py (your changes to those are not used), against its own reference programs, "
+    "with limits on time and memory, and it reports any change outside the "
+    "'# *** start ***' / '# *** end ***' markers.")
+NOT_WATCHED = (
+    " On this computer the checker cannot see when your program waits for a message (only Linux shows "
+    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead, and a run where "
+    "your programs wait on each other goes on to its time limit ({:g} s). The autograder sees it exactly, "
+    "and a program that sends before it is asked fails there.".format(QUIET_SECONDS, LIMITS.scenario_seconds))
 
 
 def step(argv=None):
@@ -95,7 +96,7 @@ def main(argv=None):
     checks = [check for check in feedback.CHECKS if chosen in (None, referee.CHECKS[check][0])]
     traces = scenario.play_all(files, LIMITS, Processes(HERE),
                                tuple(dict.fromkeys(referee.CHECKS[check][0] for check in checks)))
-    failed, not_done = 0, []
+    failed, not_done, said = 0, [], feedback.Said()
     for check in checks:
         name, expected = feedback.CHECKS[check]
         trace = traces[referee.CHECKS[check][0]]
@@ -113,8 +114,8 @@ def main(argv=None):
             say("      Warning: " + warning.text)
         if not passed:
             failed += 1
-            say((feedback.unended(expected, warning) if judgement.passed
-                 else feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
+            say(said(name, feedback.unended(expected, warning) if judgement.passed
+                     else feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
     say()
     say(summary(len(checks), failed, len(not_done)))
     say(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED))

@@ -76,7 +76,8 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     try:
         taken = intake.take(sources, root / "intake")
         traces = {} if taken.problem else scene.play_all(taken.files, rubric.limits, root)
-        verdicts = tuple(_verdict(test, taken, traces, rubric) for test in rubric.tests)
+        said = feedback.Said()  # a cause explained once, in the first test it fails
+        verdicts = tuple(_verdict(test, taken, traces, rubric, said) for test in rubric.tests)
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
@@ -109,7 +110,7 @@ def _concerns(taken: intake.Intake, traces: dict[str, scene.Trace], verdicts: tu
 _SAID = {"missing", "unrunnable", "renamed", "ignored"}
 
 
-def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> Verdict:
+def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, said: feedback.Said) -> Verdict:
     if test.key == "files_present":
         return _files_present(test, taken)
     if test.key == "outside_unchanged":
@@ -127,9 +128,10 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
             return Verdict(test, True, f"Passed: {test.expected}.")
         if not test.must_end:
             return Verdict(test, True, f"Passed: {test.expected}.\n\n**Warning:** {warning.text}", warning)
-        return Verdict(test, False, feedback.unended(test.expected, warning).markdown(), warning)
-    told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
-    return Verdict(test, False, told.markdown(), told.hint)
+        told = feedback.unended(test.expected, warning)
+    else:
+        told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
+    return Verdict(test, False, said(test.name, told).markdown(), told.hint)
 
 
 # The hints of the informational tests, and of a submission that could not be read: their outputs say more.

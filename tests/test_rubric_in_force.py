@@ -138,3 +138,4 @@ def test_a_held_back_test_is_told_by_no_field_the_student_sees(name):
     assert failing["score"] == entry.total(chosen), failing
     assert _shown(failing) == _shown(solution)
     assert "Other tests, held back by your instructor, count too." in failing["output"]
+

@@ -108,12 +108,22 @@ def _verdicts(output: str) -> dict[str, bool]:
 
 def _said(output: str, test: str) -> str:
     """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what
-    follows, or the TODO line that stands for it."""
+    follows, or the TODO line that stands for it; and what it printed about the check it refers to for the
+    same cause."""
     name = next(name for name, key in CHECKED.items() if key == test)
+    shown = _block(output, name)
+    if shown is None:
+        return _not_done(output).get(test, "")
+    first = next((other for other in CHECKED if f'Same cause as "{other}"' in shown), None)
+    return shown if first is None else shown + "\n" + (_block(output, first) or "")
+
+
+def _block(output: str, name: str) -> str | None:
+    """The check's PASS/FAIL line and what follows; None if it has none."""
     lines = output.splitlines()
     start = next((i for i, line in enumerate(lines) if line[6:] == name and line[:6] in ("PASS  ", "FAIL  ")), None)
     if start is None:
-        return _not_done(output).get(test, "")
+        return None
     end = next((i for i in range(start + 1, len(lines)) if lines[i][:6] in ("PASS  ", "FAIL  ", "TODO  ")
                 or not lines[i]),
                len(lines))
@@ -295,7 +305,28 @@ def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     entry = CATALOGUE / "client2_keeps_a_thread_waiting_with_a_timeout"
     done = _check(_handout_with(entry, tmp_path / "student"))
     hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
-    assert len(hints) == 2, done.stdout
+    assert len(hints) == 1, done.stdout  # the second check that needs client2 refers to the first
     assert all("Your client2 never got the message meant for it" in hint and "when last looked at, a thread of it "
                "waited on another thread (a lock, join(), Event.wait(), queue.get()) with a timeout" in hint
                for hint in hints), done.stdout
+    assert '      Same cause as "your client2 answers a Ping with a Pong"' in _said(done.stdout, "together")
+
+
+SCREEN_LINES = 40
+
+
+@pytest.mark.skipif(not waiting.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+@pytest.mark.parametrize("name", ["server_receives_twice_before_forwarding", "client2_compares_with_a_string",
+                                  "server_closes_before_the_last_forward", "client2_busy_waits"])
+def test_a_one_mistake_submission_fits_a_screen_and_is_told_once(tmp_path, name):
+    """Each check that fails for the one cause refers to the first, which explains it; a program stopped
+    while it waited says at which line, and not the error the stop caused."""
+    done = _check(_handout_with(CATALOGUE / name, tmp_path / "student"))
+    lines = done.stdout.splitlines()
+    hints = [line for line in lines if line.startswith("      Hint: ")]
+    assert len(lines) <= SCREEN_LINES and len(hints) == 1, done.stdout
+    assert sum("      Same cause as " in line for line in lines) == sum(line.startswith("FAIL  ") for line in lines) - 1
+    if name == "server_receives_twice_before_forwarding":
+        assert "      It was waiting for a message at line 20 of server_student.py:\n" \
+               "        pong = server.receive_message()\n" in done.stdout, done.stdout
+        assert "ConnectionError" not in done.stdout, done.stdout  # the stop's own error, not the program's

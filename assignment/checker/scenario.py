@@ -47,14 +47,16 @@ class Trace:
     unlogged: int = 0  # frames past the log's end (the scene ended there)
     undelivered: dict = field(default_factory=dict)  # program -> its state when frames for it were held to the end
     at_end: dict = field(default_factory=dict)  # program -> its state when the scene hung up
-    out_of_time: bool = False  # the scene hung up because its time was up
+    out_of_time: bool = False  # the scene hung up because its time was up, or (stuck) nothing more could happen
+    stuck: bool = False  # it hung up early: every program waited on another, and nothing was in flight
     closed: tuple = ()  # programs seen to close a connection before the hang-up, in that order
+    stopped_at: dict = field(default_factory=dict)  # program -> (its state, where it was) once its run was over
 
 
 def _trace(name, scene, runs, **more):
     return Trace(name, tuple(scene.events), runs, dropped=tuple(scene.dropped), unlogged=scene.unlogged,
                  undelivered=scene.undelivered, at_end=scene.at_end, out_of_time=scene.out_of_time,
-                 closed=tuple(scene.closed), **more)
+                 stuck=scene.stuck, closed=tuple(scene.closed), stopped_at=scene.stopped_at, **more)
 
 
 def _client2(files, limits, start, halt):

@@ -416,23 +416,45 @@ def _can_ask():
     return _ASKED[0]
 
 
+def in_flight(socks):
+    """Are bytes on their way over any of the TCP connections `socks` (ours, each to a program on this
+    machine), either way? Sent by the program and not yet taken in by us (its end's bytes not yet
+    acknowledged: loopback delivers them later on a loaded machine), or sent by us and not yet read by it.
+    None where sock_diag cannot be asked."""
+    if not _can_ask():
+        return None
+    for sock in socks:
+        for reply in (_record(sock), _record(sock, own=True)):  # its end; ours (what we sent, not yet taken in)
+            if len(reply) >= 88 and any(struct.unpack_from("=II", reply, 72)):  # inet_diag_msg's rqueue, wqueue
+                return True
+    return False
+
+
 def _ask(sock):
+    reply = _record(sock)
+    if len(reply) < 88:
+        return None  # an error: no such socket (yet)
+    return struct.unpack_from("=I", reply, 84)[0] or None  # inet_diag_msg's inode, past the header
+
+
+def _record(sock, own=False):
+    """sock_diag's record of the socket at the other end of `sock` (`own`: of `sock` itself); b"" if none
+    (or it cannot be asked)."""
     try:
         family, local, remote = sock.family, sock.getsockname(), sock.getpeername()
+        if own:
+            local, remote = remote, local
 
         def address(host):
             raw = socket.inet_pton(family, host)
             return raw + bytes(16 - len(raw))
 
         # Its local address is our remote one. Cookie: none (all ones).
-        reply = _diag(struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
-                      + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
-                      + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
+        return _diag(struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
+                     + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
+                     + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
     except (OSError, AttributeError, ValueError):
-        return None
-    if len(reply) < 88:
-        return None  # an error: no such socket (yet)
-    return struct.unpack_from("=I", reply, 84)[0] or None  # inet_diag_msg's inode, past the header
+        return b""
 
 
 def _unix_peer(inode):
