@@ -139,3 +139,15 @@ def test_a_held_back_test_is_told_by_no_field_the_student_sees(name):
     assert _shown(failing) == _shown(solution)
     assert "Other tests, held back by your instructor, count too." in failing["output"]
 
+
+def test_a_test_shown_never_sends_the_student_to_a_held_back_ones_hint():
+    """A cause is explained once, in the first test that fails by it, and later ones refer to it; but never
+    a test shown now to one held back: the student could not read that hint, and would learn its result."""
+    in_force = rubric.load()
+    chosen = replace(in_force, tests=tuple(replace(test, visibility="hidden" if test.key == "client2_answers"
+                                                   else "visible") for test in in_force.tests))
+    names = {test.key: test.name for test in chosen.tests}
+    default = {v.test.key: v.output for v in grading.grade([CATALOGUE / "client2_crashes"], in_force).verdicts}
+    held = {v.test.key: v.output for v in grading.grade([CATALOGUE / "client2_crashes"], chosen).verdicts}
+    assert f'Same cause as "{names["client2_answers"]}"' in default["together"]  # else this proves nothing
+    assert "Same cause as" not in held["together"] and "**Hint:**" in held["together"], held["together"]
