@@ -14,7 +14,9 @@ saw it on the network, what went wrong, a hint, and the end of what your
 program printed. A file whose part is still empty gets one line, TODO, for
 all its checks. The checker plays the same scenes, judges by the same rules
 and gives the same hints as the autograder: the files in checker/ are the
-autograder's own.
+autograder's own, and its time limits and which checks need your programs to
+end by themselves after the exchange are your course's (checker/rubric.json,
+written from the autograder's rubric).
 
 Exit status: 0 if every check it ran passed, 1 if one failed or is not done
 yet, 2 if the command was not understood.
@@ -25,6 +27,7 @@ Standard library only, Python 3.8+.
 
 import argparse
 import errno
+import json
 import os
 import sys
 
@@ -35,7 +38,21 @@ from checker.scene import QUIET_SECONDS
 HERE = os.path.dirname(os.path.abspath(__file__))
 STUDENT_FILES = ("server_student.py", "client2_student.py")
 STEPS = {"client2": "your client2 (step 1)", "server": "your server (step 2)"}  # a scene each
-LIMITS = scenario.Limits()
+RUBRIC = os.path.join(HERE, "checker", "rubric.json")  # the course's `make dist` writes it from its rubric
+
+
+def course():
+    """The scenes' time limits, and the checks that fail where your programs do not end by themselves after
+    the exchange, as the autograder's rubric sets them; without RUBRIC (the handout as it is in the course's
+    repository), the default rubric's."""
+    if not os.path.isfile(RUBRIC):
+        return scenario.Limits(), frozenset()
+    with open(RUBRIC, encoding="utf-8") as file:
+        chosen = json.load(file)
+    return scenario.Limits(**chosen["limits"]), frozenset(chosen["must_end"])
+
+
+LIMITS, MUST_END = course()
 AUTOGRADER_ALSO = (
     "The autograder also checks what this cannot: it runs the two files you upload, with its own "
     "utils2.py and client1.py (your changes to those are not used), against its own reference programs, "
@@ -90,13 +107,15 @@ def main(argv=None):
                 say("TODO  " + empty.text)
             not_done.append(empty.text)
             continue
-        say("{}  {}".format("PASS" if judgement.passed else "FAIL", name))
         warning = feedback.warning(trace, LIMITS) if judgement.passed else None
-        if warning is not None:
+        passed = judgement.passed and (warning is None or check not in MUST_END)
+        say("{}  {}".format("PASS" if passed else "FAIL", name))
+        if passed and warning is not None:
             say("      Warning: " + warning.text)
-        if not judgement.passed:
+        if not passed:
             failed += 1
-            say(said(name, feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
+            say(said(name, feedback.unended(expected, warning) if judgement.passed
+                     else feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
     say()
     say(summary(len(checks), failed, len(not_done)))
     say(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED))

@@ -11,7 +11,12 @@
                           anything from solution/. Its README names the
                           port the programs meet on where the source says
                           {port}: the PORT set at the top of utils2.py, the
-                          one place an instructor changes it.
+                          one place an instructor changes it. Its
+                          `checker/rubric.json` holds what the self-check
+                          needs from the rubric in force: the scenes' time
+                          limits and which tests need programs to end by
+                          themselves (`must_end`), so check.py fails what
+                          the grader fails.
 
 The file lists are explicit, so a stray file (a cache, a backup, a test)
 cannot ship by accident, and the zips are deterministic: entries sorted,
@@ -24,21 +29,28 @@ than a Gradescope build that fails, or an autograder that fails every student.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import re
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .handout import (CHECKER, CHECKER_FILES, FOLDER, LIBRARY_FILES, PARTNERS, ROOT, SELF_CHECK, SOLUTION,
-                      STUDENT_FILES)
+                      STUDENT_FILES, scenario)
+
+if TYPE_CHECKING:
+    from .rubric import Rubric
 
 PACKAGE = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 HANDOUT_FOLDER = "pingpong"  # what a student's unzip makes
 CHECKER_PATHS = tuple(f"{CHECKER}/{name}" for name in CHECKER_FILES)  # what the grader plays its scenes with
 HANDOUT_FILES = ("README.md", SELF_CHECK, *LIBRARY_FILES, *PARTNERS, *STUDENT_FILES, *CHECKER_PATHS)
+SELF_CHECK_RUBRIC = f"{CHECKER}/rubric.json"  # check.py's RUBRIC: written here, from the rubric in force
 ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable, at the zip's root
 TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold
 SKIPPED_PARTS = {"__pycache__", "tests"}
@@ -84,10 +96,25 @@ def _package() -> list[Entry]:
     ]
 
 
-def handout_entries() -> list[Entry]:
+def self_check_rubric(chosen: Rubric) -> bytes:
+    """What check.py needs of the rubric, as JSON (Python 3.8's standard library reads no TOML)."""
+    scenes = {field.name: getattr(chosen.limits, field.name) for field in dataclasses.fields(scenario.Limits)}
+    data = {"about": "Written by make dist from the autograder's rubric, for check.py: the scenes' time limits, "
+                     "and the checks that fail where your programs do not end by themselves after the exchange.",
+            "limits": scenes, "must_end": [test.key for test in chosen.tests if test.must_end]}
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
+
+
+def handout_entries(chosen: Rubric | None = None) -> list[Entry]:
+    """The handout's files; what its self-check needs of a rubric, from `chosen` (default: the one in force)."""
+    if chosen is None:
+        from . import rubric  # noqa: PLC0415 - reading TOML needs tomli before Python 3.11: only when asked
+
+        chosen = rubric.load()
     entries = [Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in HANDOUT_FILES if name != "README.md"]
     text = readme((FOLDER / "README.md").read_text(encoding="utf-8"), port())
     entries.append(Entry(f"{HANDOUT_FOLDER}/README.md", FOLDER / "README.md", data=text.encode("utf-8")))
+    entries.append(Entry(f"{HANDOUT_FOLDER}/{SELF_CHECK_RUBRIC}", PACKAGE / "rubric.toml", data=self_check_rubric(chosen)))
     return sorted(entries, key=lambda e: e.name)
 
 
@@ -117,11 +144,11 @@ def write_zip(path: Path, entries: list[Entry]) -> None:
     os.replace(temporary, path)
 
 
-def build(dist: Path = DIST) -> dict[str, Path]:
-    """Both zips, written under `dist`."""
+def build(dist: Path = DIST, chosen: Rubric | None = None) -> dict[str, Path]:
+    """Both zips, written under `dist`; the handout's self-check follows `chosen` (default: the rubric in force)."""
     made = {"autograder": dist / "autograder.zip", "handout": dist / "handout.zip"}
     write_zip(made["autograder"], autograder_entries())
-    write_zip(made["handout"], handout_entries())
+    write_zip(made["handout"], handout_entries(chosen))
     return made
 
 
@@ -132,11 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     from . import rubric  # noqa: PLC0415 - reading TOML needs tomli before Python 3.11: only here
 
     try:
-        rubric.load()
+        chosen = rubric.load()
     except rubric.ConfigError as error:
         print(f"error: {error}\nmake dist wrote nothing: fix the rubric and run it again", file=sys.stderr)
         return 1
-    for path in build(args.dist).values():
+    for path in build(args.dist, chosen).values():
         with zipfile.ZipFile(path) as zipped:
             count = len(zipped.infolist())
         print(f"wrote {path} ({count} files, {path.stat().st_size} bytes)")

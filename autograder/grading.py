@@ -76,8 +76,10 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     try:
         taken = intake.take(sources, root / "intake")
         traces = {} if taken.problem else scene.play_all(taken.files, rubric.limits, root)
-        said = feedback.Said()  # a cause explained once, in the first test it fails
-        verdicts = tuple(_verdict(test, taken, traces, rubric, said) for test in rubric.tests)
+        # A cause explained once, in the first test it fails, among tests shown alike: a test shown now must
+        # never send the student to the hint of a test held back (docs/grading.md: holding a test back).
+        said = {visibility: feedback.Said() for visibility in {test.visibility for test in rubric.tests}}
+        verdicts = tuple(_verdict(test, taken, traces, rubric, said[test.visibility]) for test in rubric.tests)
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
@@ -128,8 +130,7 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, sai
             return Verdict(test, True, f"Passed: {test.expected}.")
         if not test.must_end:
             return Verdict(test, True, f"Passed: {test.expected}.\n\n**Warning:** {warning.text}", warning)
-        told = feedback.Failure(f"{test.expected}, and then your programs end by themselves (this course's "
-                                "rubric asks it)", warning)
+        told = feedback.unended(test.expected, warning)
     else:
         told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
     return Verdict(test, False, said(test.name, told).markdown(), told.hint)

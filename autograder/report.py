@@ -79,9 +79,17 @@ def results(grade: Grade) -> dict:
 
 
 def _summary(grade: Grade) -> str:
+    """What the student reads above the tests. While a test is held back (any visibility but "visible"),
+    Gradescope hides the total, and so does this: it gives the score of the tests shown, so a held-back
+    test's points cannot be read off the difference (docs/grading.md: what hiding a test hides)."""
     if grade.problem:
         return f"**Your submission could not be graded:** {grade.problem}"
-    lines = [f"Score: {grade.score:g}/{grade.max_score:g}."]
+    shown = [verdict for verdict in grade.verdicts if verdict.test.visibility == "visible"]
+    if len(shown) == len(grade.verdicts):
+        lines = [f"Score: {grade.score:g}/{grade.max_score:g}."]
+    else:
+        lines = [f"Score on the tests shown here: {sum(v.score for v in shown):g}/"
+                 f"{sum(v.test.points for v in shown):g}. Other tests, held back by your instructor, count too."]
     lines += [f"- {note}" for note in grade.notes]
     return "\n".join(lines)
 

@@ -70,10 +70,14 @@ def leaks(handout_zip: Path) -> list[str]:
 
 
 def test_handout_holds_exactly_the_assignment_folder(dist):
-    """As it is, but for the README, which names the port utils2.py sets."""
+    """As it is, but for the README, which names the port utils2.py sets, and the part of the rubric in force
+    that check.py follows (checker/rubric.json, which the repository has not: there check.py plays by the
+    default rubric)."""
     expected = {f"{bundle.HANDOUT_FOLDER}/{name}": data for name, data in _files(FOLDER).items()}
     readme = f"{bundle.HANDOUT_FOLDER}/README.md"
     expected[readme] = bundle.readme(expected[readme].decode("utf-8"), bundle.port()).encode("utf-8")
+    assert not (FOLDER / bundle.SELF_CHECK_RUBRIC).exists()
+    expected[f"{bundle.HANDOUT_FOLDER}/{bundle.SELF_CHECK_RUBRIC}"] = bundle.self_check_rubric(rubric.load())
     assert _contents(dist / "handout.zip") == expected
     assert f"127.0.0.1:{bundle.port()}" in expected[readme].decode("utf-8")
     assert "{port}" in (FOLDER / "README.md").read_text(encoding="utf-8")  # else the port is written in twice

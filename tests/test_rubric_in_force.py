@@ -14,11 +14,12 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from autograder import rubric
+from autograder import grading, report, rubric
 from autograder.handout import ROOT
 
 from deserved import CATALOGUE, GRADED, catalogue
@@ -100,3 +101,53 @@ def test_under_must_end_programs_that_do_not_end_fail_together_with_the_advice(c
         hint, words = catalogue()[name].hint["together"]
         assert (result["score"], result["extra_data"]["hint"]) == (0, hint), f"{name}: {result}"
         assert words in result["output"], f"{name}: no {words!r} in\n{result['output']}"
+
+
+# --- a held-back test stays held back -------------------------------------------------------------
+
+def _shown(results: dict) -> tuple:
+    """What a student reads while the tests not "visible" are held back: the summary, and each test shown
+    (Gradescope hides the total score while a test is held back, and never shows extra_data)."""
+    return results["output"], [(t["name"], t["score"], t["max_score"], t.get("status"), t["output"])
+                               for t in results["tests"] if t["visibility"] == "visible"]
+
+
+# A failing entry: the tests it fails, held back (with a test that overlaps them: docs/grading.md), and
+# those the rubric asks to end by themselves. What a student reads must be what the solution's author reads.
+HELD_BACK = {
+    "correct_both_loop_until_none": ({"together": "after_due_date"}, {"together"}),
+    "server_forwards_only_the_ping": ({"server_forwards_pong": "hidden", "together": "after_published"}, set()),
+}
+
+
+@pytest.mark.parametrize("name", HELD_BACK)
+def test_a_held_back_test_is_told_by_no_field_the_student_sees(name):
+    """The entry fails only tests that are held back: its visible fields are the solution's, word for word, so
+    they cannot tell the held-back results (the summary once gave the total: 'Score: 80/100')."""
+    held, ending = HELD_BACK[name]
+    in_force = rubric.load()
+    chosen = replace(in_force, tests=tuple(replace(test, visibility=held.get(test.key, test.visibility),
+                                                   must_end=test.must_end or test.key in ending)
+                                           for test in in_force.tests))
+    entry = catalogue()[name]
+    assert entry.total(chosen) < catalogue()["solution"].total(chosen)  # it fails, and only held-back tests
+    assert {test.key for test in chosen.tests if not entry.passes(test.key, chosen)} <= set(held)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failing, solution = pool.map(lambda graded: report.results(grading.grade([CATALOGUE / graded], chosen)),
+                                     (name, "solution"))
+    assert failing["score"] == entry.total(chosen), failing
+    assert _shown(failing) == _shown(solution)
+    assert "Other tests, held back by your instructor, count too." in failing["output"]
+
+
+def test_a_test_shown_never_sends_the_student_to_a_held_back_ones_hint():
+    """A cause is explained once, in the first test that fails by it, and later ones refer to it; but never
+    a test shown now to one held back: the student could not read that hint, and would learn its result."""
+    in_force = rubric.load()
+    chosen = replace(in_force, tests=tuple(replace(test, visibility="hidden" if test.key == "client2_answers"
+                                                   else "visible") for test in in_force.tests))
+    names = {test.key: test.name for test in chosen.tests}
+    default = {v.test.key: v.output for v in grading.grade([CATALOGUE / "client2_crashes"], in_force).verdicts}
+    held = {v.test.key: v.output for v in grading.grade([CATALOGUE / "client2_crashes"], chosen).verdicts}
+    assert f'Same cause as "{names["client2_answers"]}"' in default["together"]  # else this proves nothing
+    assert "Same cause as" not in held["together"] and "**Hint:**" in held["together"], held["together"]

@@ -2,8 +2,10 @@
 
 It must give the verdicts the autograder gives, for the checks both run, on
 every catalogue entry: the same rules (the handout's referee.py) applied to
-what its own stand-ins saw. It must run on Python 3.8, and where it cannot
-see a program wait (macOS, Windows) it must still catch the plain mistakes.
+what its own stand-ins saw, under the rubric in force and under a stricter
+one (`must_end` on every graded test), each reaching check.py as `make dist`
+hands it over. It must run on Python 3.8, and where it cannot see a program
+wait (macOS, Windows) it must still catch the plain mistakes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import redirect_stdout
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from autograder import grading, rubric
+from autograder import bundle, grading, rubric
 from autograder.bundle import HANDOUT_FILES
 from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, referee, scenario, waiting
 
@@ -31,6 +34,10 @@ from pythons import find_python
 from survivors import survivors
 
 EXPECTED = catalogue()
+IN_FORCE = rubric.load()
+# A course that wants every program to end by itself: where a program of a passed check does not, both fail it.
+STRICT = replace(IN_FORCE, tests=tuple(replace(test, must_end=test.key in rubric.GRADED) for test in IN_FORCE.tests))
+RUBRICS = {"in_force": IN_FORCE, "must_end": STRICT}
 HANDOUT_MODULES = tuple(name for name in HANDOUT_FILES if name not in STUDENT_FILES)
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes 0.5 s, or 6 s when a program hangs
 # check.py's name for each check -> the autograder's test
@@ -58,11 +65,17 @@ def _entries() -> dict[str, Path]:
 ENTRIES = _entries()
 
 
-def _handout_with(entry: Path, folder: Path) -> Path:
-    """A student's handout folder: the handout's modules and the entry's two files, if it has them."""
+def _handout_with(entry: Path, folder: Path, chosen: rubric.Rubric | None = None) -> Path:
+    """A student's handout folder and the entry's two files, if it has them. The handout: as `make dist` packs
+    it for the rubric `chosen`; None: the modules as they are in the repository (check.py with no rubric.json)."""
     (folder / "checker").mkdir(parents=True)
-    for name in HANDOUT_MODULES:
-        shutil.copy(FOLDER / name, folder / name)
+    if chosen is None:
+        for name in HANDOUT_MODULES:
+            shutil.copy(FOLDER / name, folder / name)
+    for packed in bundle.handout_entries(chosen) if chosen is not None else ():
+        name = packed.name.split("/", 1)[1]
+        if name not in STUDENT_FILES:
+            (folder / name).write_bytes(packed.source.read_bytes() if packed.data is None else packed.data)
     for name in STUDENT_FILES:
         if (entry / name).is_file():
             shutil.copy(entry / name, folder)
@@ -127,13 +140,14 @@ def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedPr
                           timeout=CHECK_SECONDS)
 
 
-def _both(name: str, entry: Path, tmp: Path) -> tuple[dict[str, bool], dict[str, bool], subprocess.CompletedProcess]:
-    folder = _handout_with(entry, tmp / name)
+def _both(name: str, entry: Path, tmp: Path, chosen: rubric.Rubric
+          ) -> tuple[dict[str, bool], dict[str, bool], subprocess.CompletedProcess]:
+    folder = _handout_with(entry, tmp / name, chosen)
     running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                env=CLEAN_ENV)
     try:
-        graded = grading.grade([entry], rubric.load())
+        graded = grading.grade([entry], chosen)
         out, err = running.communicate(timeout=CHECK_SECONDS)
     finally:
         if running.poll() is None:  # out of time, or the test was stopped: leave nothing running
@@ -148,14 +162,15 @@ def _both(name: str, entry: Path, tmp: Path) -> tuple[dict[str, bool], dict[str,
 
 @pytest.fixture(scope="session")
 def both_ways(request, tmp_path_factory) -> Iterator[dict[str, Future]]:
-    """Each entry this session asks for, checked by check.py and graded, three at a time, in the order
-    the tests ask for them: each test waits for its own entry only, so the suite's time bound is one
+    """Each entry and rubric this session asks for, checked by check.py and graded, three at a time, in the
+    order the tests ask for them: each test waits for its own entry only, so the suite's time bound is one
     entry's on any machine, not the whole catalogue's (a Future of _both's result)."""
-    wanted = [item.callspec.params["name"] for item in request.session.items
+    wanted = [(item.callspec.params["course"], item.callspec.params["name"]) for item in request.session.items
               if item.originalname == "test_the_self_check_gives_the_autograders_verdicts"]
     tmp = tmp_path_factory.mktemp("selfcheck")
     pool = ThreadPoolExecutor(max_workers=3)  # hanging entries take a scene's time limit each
-    yield {name: pool.submit(_both, name, ENTRIES[name], tmp) for name in wanted}
+    yield {(course, name): pool.submit(_both, name, ENTRIES[name], tmp / course, RUBRICS[course])
+           for course, name in wanted}
     pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -164,9 +179,10 @@ def test_the_catalogue_is_there_for_the_self_check():
     assert "solution" in ENTRIES or "correct" in ENTRIES
 
 
+@pytest.mark.parametrize("course", RUBRICS)
 @pytest.mark.parametrize("name", sorted(ENTRIES))
-def test_the_self_check_gives_the_autograders_verdicts(both_ways, name):
-    mine, theirs, done = both_ways[name].result()
+def test_the_self_check_gives_the_autograders_verdicts(both_ways, name, course):
+    mine, theirs, done = both_ways[course, name].result()
     assert set(mine) == set(CHECKED.values()), f"{name}: check.py printed\n{done.stdout}\n{done.stderr}"
     assert done.returncode == (0 if all(mine.values()) else 1), f"{name}\n{done.stdout}"
     assert "The autograder also checks" in done.stdout.strip().splitlines()[-1], name
@@ -181,6 +197,8 @@ def test_the_self_check_gives_the_autograders_verdicts(both_ways, name):
         if name in EXPECTED and "Warning:" in _said(done.stdout, test):
             differ.append(f"{name}: check.py warns for {test}, where the autograder does not:\n{done.stdout}")
     assert differ == [], "\n\n".join(differ)
+    if name in EXPECTED:  # and the rubric's `must_end` was followed, where it fails a check
+        assert mine == {key: EXPECTED[name].passes(key, RUBRICS[course]) for key in CHECKED.values()}, done.stdout
     if name in ("solution", "correct"):
         assert all(mine.values()), done.stdout
     if name == "skeleton":
@@ -243,6 +261,22 @@ def _load_check(folder: Path):
     return module
 
 
+def test_check_py_follows_the_rubric_make_dist_packs_and_the_default_without_it(tmp_path):
+    """The scenes' limits and `must_end` reach check.py from the rubric the grader reads, through make dist;
+    check.py as it is in the repository, with no rubric.json beside it, plays by the default rubric's."""
+    limits = replace(IN_FORCE.limits, scenario_seconds=7.5, settle_seconds=0.5, exit_seconds=2.0)
+    check = _load_check(_handout_with(SOLUTION, tmp_path / "course", replace(STRICT, limits=limits)))
+    scenes = [field.name for field in fields(scenario.Limits)]
+    assert {key: getattr(check.LIMITS, key) for key in scenes} == {"scenario_seconds": 7.5, "settle_seconds": 0.5,
+                                                                     "exit_seconds": 2.0}
+    assert check.MUST_END == set(rubric.GRADED)
+    repository = _load_check(_handout_with(SOLUTION, tmp_path / "repository"))
+    assert {key: getattr(repository.LIMITS, key) for key in scenes} == \
+        {key: getattr(scenario.Limits(), key) for key in scenes}
+    assert repository.MUST_END == frozenset()
+    assert not any(test.must_end for test in rubric.TESTS)  # the default rubric's
+
+
 FALLBACK = ["solution", "skeleton", "cheat_client2_pong_before_ping", "cheat_server_echoes",
             "correct_client2_slow_answer", "server_forwards_only_the_ping"]
 
@@ -251,13 +285,13 @@ FALLBACK = ["solution", "skeleton", "cheat_client2_pong_before_ping", "cheat_ser
 def test_without_proc_the_self_check_waits_for_silence_and_still_agrees(tmp_path, name, monkeypatch):
     """As on Windows: no /proc, so the checker hands a message over after a quiet spell instead, and
     no handing over a listening socket, so the server binds its port itself and the checker waits for it."""
-    check = _load_check(_handout_with(ENTRIES[name], tmp_path / name))
+    check = _load_check(_handout_with(ENTRIES[name], tmp_path / name, IN_FORCE))
     monkeypatch.setattr(check.waiting, "can_see_waiting", lambda: False)
     monkeypatch.setattr(check.Processes, "hands_over", False)
     printed = io.StringIO()
     with redirect_stdout(printed):
         code = check.main([])
-    graded = grading.grade([ENTRIES[name]], rubric.load())
+    graded = grading.grade([ENTRIES[name]], IN_FORCE)
     theirs = {v.test.key: v.passed for v in graded.verdicts if v.test.key in CHECKED.values()}
     assert _verdicts(printed.getvalue()) == theirs, printed.getvalue()
     assert code == (0 if all(theirs.values()) else 1)

@@ -27,10 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import rubric
 from deserved import catalogue
 from pythons import find_python
-from test_selfcheck import CHECKED, ENTRIES, _handout_with, _verdicts
+from test_selfcheck import CHECKED, ENTRIES, IN_FORCE, _handout_with, _verdicts
 
 WINDOWS_LIKE = Path(__file__).resolve().parent / "windows_like"
 CHECK_SECONDS = 60  # a bound on one run of check.py; it takes about a second, 6 s when a program hangs
@@ -73,13 +72,13 @@ UNSHARE = _unshare()
 
 
 def _linux(name: str) -> dict[str, bool]:
-    return {key: EXPECTED[name].passes(key, rubric.load()) for key in CHECKED.values()}
+    return {key: EXPECTED[name].passes(key, IN_FORCE) for key in CHECKED.values()}
 
 
 def _elsewhere(name: str, folder: Path, python: str) -> tuple[str, subprocess.CompletedProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
     env["PYTHONPATH"] = str(WINDOWS_LIKE)
-    done = subprocess.run([*UNSHARE, python, "check.py"], cwd=_handout_with(ENTRIES[name], folder / name),
+    done = subprocess.run([*UNSHARE, python, "check.py"], cwd=_handout_with(ENTRIES[name], folder / name, IN_FORCE),
                           env=env, capture_output=True, text=True, timeout=CHECK_SECONDS)
     return name, done
 

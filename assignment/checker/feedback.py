@@ -69,6 +69,13 @@ def warning(trace, limits):
     return advice.ending(seen(trace), limits.exit_seconds)
 
 
+def unended(expected, told):
+    """A check that passed, failed for the warning `told` (advice.ending): where the course's rubric asks your
+    programs to end by themselves after the exchange (`must_end`), and one did not."""
+    return Failure("{}, and then your programs end by themselves (this course's rubric asks it)".format(expected),
+                   told)
+
+
 def hint(trace, judgement, limits, voice):
     """One piece of advice, for the most telling thing that went wrong (see advice.hint)."""
     if trace.missing:
