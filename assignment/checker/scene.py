@@ -60,7 +60,8 @@ class Scene:
     def __init__(self, limits, start, halt=None):
         self.start = start
         self.t0 = time.monotonic()
-        self.deadline = self.t0 + limits.scenario_seconds
+        self.seconds = limits.scenario_seconds
+        self.deadline = self.t0 + self.seconds
         self.settle_seconds = limits.settle_seconds
         self.sees_waiting = waiting.can_see_waiting()
         self.events, self.links, self.programs = [], [], {}
@@ -120,8 +121,10 @@ class Scene:
         begun = time.monotonic()
         try:
             for name, script, port, listening in wanted:
+                # A client tries to connect for the scene's whole time, which counts from when the programs
+                # run (below): not what is left now, after the starts before it (none, on a loaded machine).
                 env = {"PINGPONG_HOST": HOST, "PINGPONG_PORT": str(port),
-                       "PINGPONG_CONNECT_TIMEOUT": str(self.left())}
+                       "PINGPONG_CONNECT_TIMEOUT": str(self.seconds)}
                 fds = ()
                 if listening is not None and self.start.hands_over:
                     env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
