@@ -37,6 +37,9 @@ NOT_WATCHED = (
     " On this computer the checker cannot see when your program waits for a message (only Linux shows "
     "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
     "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
+QUEUES_UNSEEN = (
+    " On this computer the checker cannot ask the system what your program's connections still hold, so it "
+    "takes what your program wrote as sent, and what it was sent as read. The autograder asks.")
 
 
 def main():
@@ -60,7 +63,8 @@ def main():
     print()
     print("All {} checks passed.".format(len(feedback.CHECKS)) if not failed
           else "{} of {} checks failed.".format(failed, len(feedback.CHECKS)))
-    print(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED))
+    print(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED)
+          + ("" if waiting.can_see_queues() else QUEUES_UNSEEN))
     return 1 if failed else 0
 
 

@@ -13,10 +13,17 @@ join(), queue.get()), a child (os.wait()), or a pipe, eventfd or socketpair
 both ends of which its own processes hold, directly or through select, poll
 and epolls of any depth; at least one thread waits for input on its
 connections; and where a thread waits on the program itself, its process
-holds no timer whose signal could end that wait. Anything else (running,
+holds no timer (the signal of which could end that wait, or make a handler
+end it). Anything else (running,
 asleep, a timeout on any other wait, a timerfd, a wait on anything else) is
 not waiting. A wait on its connections may keep a timeout: the message is
 handed over as soon as the program is seen waiting, and ends it first.
+
+Two more facts come from the kernel's queues (queues(), asked by scene.py):
+a program whose connections still hold bytes it wrote (TCP_CORK, Nagle) is
+not settled, since sent means written; and a frame still in its socket when
+it sends something (after a peek) has not reached it, since received means
+read.
 
 Only what can be seen from outside counts. alarm() cannot be, so a process
 that handles SIGALRM holds a timer; nor can SO_RCVTIMEO, so a read of a
@@ -116,8 +123,8 @@ def state(pids, connections=None):
     for kind, pid, main, doing in found:
         if not kind:
             return _state(SLEEPING, doing)
-    for kind, pid, main, doing in found:  # Python runs a signal's handler in the main thread
-        timer = _timer(pid) if kind == "inside" and main else ""
+    for kind, pid, main, doing in found:  # a signal ends any wait of its process (its handler runs in the main thread)
+        timer = _timer(pid) if kind == "inside" else ""
         if timer:
             return _state(SLEEPING, "{}, and {}".format(doing, timer))
     if not any(kind == "message" for kind, *_ in found):
@@ -369,7 +376,7 @@ def far_end(sock):
     """
     if not _can_ask():
         raise OSError("sock_diag cannot tell this machine's connections apart")
-    return _ask(sock)
+    return (_ask(sock) or (None,))[0]
 
 
 def far_ends(socks, known):
@@ -384,6 +391,20 @@ def far_ends(socks, known):
     return {known[sock] for sock in socks if known[sock]}
 
 
+def can_see_queues():
+    """Whether queues() can tell on this system (Linux's sock_diag)."""
+    return _can_ask()
+
+
+def queues(sock):
+    """(unread, unsent) at the other end of `sock`, a TCP connection on this machine: the bytes sent to the
+    program that it has not read yet (a peek leaves them there), and the bytes it wrote that have not reached
+    `sock` (held by TCP_CORK or Nagle's algorithm, or not yet acknowledged); None where sock_diag cannot be
+    asked or finds no other end (then the caller assumes both are 0)."""
+    found = _ask(sock) if can_see_queues() else None
+    return found and found[1:]
+
+
 _ASKED = []  # whether sock_diag answers here, once found out
 
 
@@ -395,13 +416,14 @@ def _can_ask():
                 with socket.create_connection(listening.getsockname()) as ours:
                     theirs, _ = listening.accept()
                     with theirs:
-                        _ASKED.append(_ask(ours) == os.fstat(theirs.fileno()).st_ino)
+                        _ASKED.append((_ask(ours) or (None,))[0] == os.fstat(theirs.fileno()).st_ino)
         except (OSError, AttributeError):
             _ASKED.append(False)
     return _ASKED[0]
 
 
 def _ask(sock):
+    """(inode, unread, unsent) of the socket at the other end of `sock`, from inet_diag_msg; None if none."""
     try:
         family, local, remote = sock.family, sock.getsockname(), sock.getpeername()
 
@@ -417,7 +439,8 @@ def _ask(sock):
         return None
     if len(reply) < 88:
         return None  # an error: no such socket (yet)
-    return struct.unpack_from("=I", reply, 84)[0] or None  # inet_diag_msg's inode, past the header
+    unread, unsent, _, inode = struct.unpack_from("=IIII", reply, 72)  # past the header: idiag_rqueue, wqueue, ...
+    return (inode, unread, unsent) if inode else None
 
 
 def _unix_peer(inode):
