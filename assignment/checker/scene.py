@@ -50,7 +50,7 @@ class Link:
         self.closing = False  # a tap side whose partner hung up: pass that on once the outbox is delivered
         self.received = []
         self.outbox = []  # (frame, bytes, when it was sent to the referee)
-        self.written = 0  # bytes the referee wrote to the program on this socket
+        self.written = 0  # bytes the referee wrote to the program on this socket (as TCP counts them)
         self.unread = []  # (index in the log, `written` at its end) of frames delivered, not yet known read
 
 
@@ -489,6 +489,7 @@ class Scene:
         stream, and what it still sends is read and logged (never delivered) until it closes too."""
         try:
             link.sock.shutdown(socket.SHUT_WR)
+            link.written += 1  # the end of the stream takes a byte of it, in its receive queue until read
         except OSError:
             self._closed(link)
 
