@@ -1,32 +1,40 @@
-"""Check your PingPong programs before you submit them:  python check.py
+"""Check your PingPong programs before you submit them, step by step:
+
+  python check.py client2   step 1: your client2, with the server played by the checker:
+                            does it answer the Ping with one Pong? (one check)
+  python check.py server    step 2: your server, with client1 and client2 played by the
+                            checker: does it forward the Ping to client2, and the Pong
+                            back to client1? (two checks)
+  python check.py           everything: both steps, then your server and your client2
+                            together, with client1 played by the checker (four checks)
 
 Run it in this folder, beside your server_student.py and client2_student.py.
-It runs four checks in three runs, each with real programs on your own computer:
-
-  1. your client2, with the server played by this checker;
-  2. your server, with client1 and client2 played by this checker: one check for
-     forwarding the Ping, one for forwarding the Pong;
-  3. your server and your client2 together, with client1 played by this checker.
-
 Each check says PASS or FAIL. A failed one shows the exchange as the checker
 saw it on the network, what went wrong, a hint, and the end of what your
-program printed. The checker plays the same scenes, judges by the same rules
+program printed. A file whose part is still empty gets one line, TODO, for
+all its checks. The checker plays the same scenes, judges by the same rules
 and gives the same hints as the autograder: the files in checker/ are the
-autograder's own. It exits with status 0 only if every check passed.
+autograder's own.
+
+Exit status: 0 if every check it ran passed, 1 if one failed or is not done
+yet, 2 if the command was not understood.
 
 You do not need to change this file, or anything in checker/.
 Standard library only, Python 3.8+.
 """
 
+import argparse
+import errno
 import os
 import sys
 
-from checker import feedback, referee, scenario, waiting
+from checker import feedback, referee, region, scenario, waiting
 from checker.programs import Processes
 from checker.scene import QUIET_SECONDS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STUDENT_FILES = ("server_student.py", "client2_student.py")
+STEPS = {"client2": "your client2 (step 1)", "server": "your server (step 2)"}  # a scene each
 LIMITS = scenario.Limits()
 AUTOGRADER_ALSO = (
     "The autograder also checks what this cannot: it runs the two files you upload, with its own "
@@ -35,37 +43,80 @@ AUTOGRADER_ALSO = (
     "'# *** start ***' / '# *** end ***' markers.")
 NOT_WATCHED = (
     " On this computer the checker cannot see when your program waits for a message (only Linux shows "
-    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead. The autograder "
-    "sees it exactly, and a program that sends before it is asked fails there.".format(QUIET_SECONDS))
+    "it), so its timing checks are weaker here: it waits for {:g} s of silence instead, and a run where "
+    "your programs wait on each other goes on to its time limit ({:g} s). The autograder sees it exactly, "
+    "and a program that sends before it is asked fails there.".format(QUIET_SECONDS, LIMITS.scenario_seconds))
 QUEUES_UNSEEN = (
     " On this computer the checker cannot ask the system what your program's connections still hold, so it "
     "takes what your program wrote as sent, and what it was sent as read. The autograder asks.")
 
 
-def main():
+def step(argv=None):
+    """The step asked for ("client2", "server"), or None: everything. A wrong command exits 2, with the usage."""
+    parser = argparse.ArgumentParser(prog="python check.py", usage="python check.py [client2 | server]",
+                                     description=__doc__.split("\n\nRun it")[0],
+                                     epilog="Exit status:" + __doc__.split("\n\nExit status:")[1].split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
+    parser.add_argument("step", nargs="?", choices=tuple(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("-h", "--help", action="help", help=argparse.SUPPRESS)
+    return parser.parse_args(argv).step
+
+
+def say(text=""):
+    """Print a line; once the reader has gone (`python check.py | head`), print nothing more, quietly."""
+    try:
+        print(text, flush=True)
+    except OSError as error:  # a closed pipe: BrokenPipeError, or EINVAL on Windows
+        if not isinstance(error, BrokenPipeError) and error.errno != errno.EINVAL:
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def main(argv=None):
+    chosen = step(argv)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # your programs' output may not fit the console
-    print("Checking the PingPong programs in {}".format(HERE), flush=True)
+    say("Checking {} in {}".format(STEPS.get(chosen, "the PingPong programs"), HERE))
     files = {name: os.path.join(HERE, name) if os.path.isfile(os.path.join(HERE, name)) else None
              for name in STUDENT_FILES}
-    traces = scenario.play_all(files, LIMITS, Processes(HERE))
-    failed = 0
-    for check, (name, expected) in feedback.CHECKS.items():
+    checks = [check for check in feedback.CHECKS if chosen in (None, referee.CHECKS[check][0])]
+    traces = scenario.play_all(files, LIMITS, Processes(HERE),
+                               tuple(dict.fromkeys(referee.CHECKS[check][0] for check in checks)))
+    failed, not_done, said = 0, [], feedback.Said()
+    for check in checks:
+        name, expected = feedback.CHECKS[check]
         trace = traces[referee.CHECKS[check][0]]
         judgement = feedback.judge(check, trace)
-        print("{}  {}".format("PASS" if judgement.passed else "FAIL", name), flush=True)
+        empty = None if judgement.passed else region.not_written(check, files)
+        if empty is not None:  # one line for the file, whichever of its checks comes first
+            if empty.text not in not_done:
+                say("TODO  " + empty.text)
+            not_done.append(empty.text)
+            continue
+        say("{}  {}".format("PASS" if judgement.passed else "FAIL", name))
         warning = feedback.warning(trace, LIMITS) if judgement.passed else None
         if warning is not None:
-            print("      Warning: " + warning.text, flush=True)
+            say("      Warning: " + warning.text)
         if not judgement.passed:
             failed += 1
-            print(feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER).text(), flush=True)
-    print()
-    print("All {} checks passed.".format(len(feedback.CHECKS)) if not failed
-          else "{} of {} checks failed.".format(failed, len(feedback.CHECKS)))
-    print(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED)
-          + ("" if waiting.can_see_queues() else QUEUES_UNSEEN))
-    return 1 if failed else 0
+            say(said(name, feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
+    say()
+    say(summary(len(checks), failed, len(not_done)))
+    say(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED)
+        + ("" if waiting.can_see_queues() else QUEUES_UNSEEN))
+    return 1 if failed or not_done else 0
+
+
+def summary(checks, failed, not_done):
+    if not failed and not not_done:
+        return "The check passed." if checks == 1 else "All {} checks passed.".format(checks)
+    if checks == 1:
+        return "The check failed." if failed else "The check is not done yet."
+    told = ["{} of {} checks failed".format(failed, checks)] if failed else []
+    if not_done:
+        told.append("{} {} not done yet".format(not_done, "is" if not_done == 1 else "are")
+                    if failed else "{} of {} checks are not done yet".format(not_done, checks))
+    return "; ".join(told) + "."
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
                           the handout files the grader runs or compares
                           against, and the pinned requirements.
     dist/handout.zip      exactly the student handout, in a folder `pingpong/`:
-                          at its top what a student opens or runs, the
+                          at its top what a student opens or runs (the
+                          brief's six files, the README and check.py), the
                           self-check's support in `checker/`; never
                           anything from solution/. Its README names the
                           port the programs meet on where the source says
@@ -30,13 +31,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .handout import CHECKER, CHECKER_FILES, FOLDER, LIBRARY_FILES, ROOT, SELF_CHECK, SOLUTION, STUDENT_FILES
+from .handout import (CHECKER, CHECKER_FILES, FOLDER, LIBRARY_FILES, PARTNERS, ROOT, SELF_CHECK, SOLUTION,
+                      STUDENT_FILES)
 
 PACKAGE = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
 HANDOUT_FOLDER = "pingpong"  # what a student's unzip makes
 CHECKER_PATHS = tuple(f"{CHECKER}/{name}" for name in CHECKER_FILES)  # what the grader plays its scenes with
-HANDOUT_FILES = ("README.md", SELF_CHECK, *LIBRARY_FILES, *STUDENT_FILES, *CHECKER_PATHS)
+HANDOUT_FILES = ("README.md", SELF_CHECK, *LIBRARY_FILES, *PARTNERS, *STUDENT_FILES, *CHECKER_PATHS)
 ENTRY_POINTS = ("setup.sh", "run_autograder")  # executable, at the zip's root
 TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold
 SKIPPED_PARTS = {"__pycache__", "tests"}

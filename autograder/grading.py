@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import intake, sandbox, scene, skeleton
-from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, waiting
+from .handout import FOLDER, STUDENT_FILES, advice, feedback, referee, region, waiting
 from .rubric import Rubric, Test
 
 
@@ -76,7 +76,8 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     try:
         taken = intake.take(sources, root / "intake")
         traces = {} if taken.problem else scene.play_all(taken.files, rubric.limits, root)
-        verdicts = tuple(_verdict(test, taken, traces, rubric) for test in rubric.tests)
+        said = feedback.Said()  # a cause explained once, in the first test it fails
+        verdicts = tuple(_verdict(test, taken, traces, rubric, said) for test in rubric.tests)
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
@@ -109,7 +110,7 @@ def _concerns(taken: intake.Intake, traces: dict[str, scene.Trace], verdicts: tu
 _SAID = {"missing", "unrunnable", "renamed", "ignored"}
 
 
-def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> Verdict:
+def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, said: feedback.Said) -> Verdict:
     if test.key == "files_present":
         return _files_present(test, taken)
     if test.key == "outside_unchanged":
@@ -118,17 +119,20 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric) -> 
         return Verdict(test, False, f"Not run: {taken.problem}", _UNREADABLE)
     trace = traces[referee.CHECKS[test.key][0]]
     judgement = feedback.judge(test.key, trace)
+    empty = None if judgement.passed else region.not_written(test.key, taken.files)
+    if empty is not None:  # a step not begun: one line, not why each of its tests failed
+        return Verdict(test, False, f"Not done: {empty.text}.", empty)
     if judgement.passed:
         warning = feedback.warning(trace, rubric.limits)
         if warning is None:
             return Verdict(test, True, f"Passed: {test.expected}.")
         if not test.must_end:
             return Verdict(test, True, f"Passed: {test.expected}.\n\n**Warning:** {warning.text}", warning)
-        return Verdict(test, False, f"**Expected:** {test.expected}, and your programs to end by themselves after "
-                                    f"the exchange (this course's rubric asks it).\n\n**Hint:** {warning.text}",
-                       warning)
-    told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
-    return Verdict(test, False, told.markdown(), told.hint)
+        told = feedback.Failure(f"{test.expected}, and then your programs end by themselves (this course's "
+                                "rubric asks it)", warning)
+    else:
+        told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
+    return Verdict(test, False, said(test.name, told).markdown(), told.hint)
 
 
 # The hints of the informational tests, and of a submission that could not be read: their outputs say more.

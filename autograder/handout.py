@@ -23,6 +23,7 @@ FOLDER = ROOT / "assignment"
 SOLUTION = ROOT / "solution"
 STUDENT_FILES = ("server_student.py", "client2_student.py")
 LIBRARY_FILES = ("utils2.py", "client1.py")  # beside the skeletons; the grader always uses its own
+PARTNERS = ("server.py", "client2.py")  # a working server and client2 to try a step against: students' only
 SELF_CHECK = "check.py"
 CHECKER = "checker"  # the self-check's support, and the grader's scenes: one folder, not the students' to edit
 CHECKER_FILES = tuple(sorted(path.name for path in (FOLDER / CHECKER).glob("*.py")))
@@ -59,6 +60,7 @@ referee = checker.referee  # the rules, shared with the students' self-check
 waiting = checker.waiting  # is a program waiting for a message? Likewise shared
 advice = checker.advice  # the hint for a failed check: the same words in check.py
 programs, scene, scenario, feedback = checker.programs, checker.scene, checker.scenario, checker.feedback
+region = checker.region  # the student's part of a file, and its step
 
 
 @functools.cache

@@ -59,14 +59,17 @@ def results(grade: Grade) -> dict:
     data = json.loads(stream.getvalue())
     data.pop("leaderboard", None)
     verdicts = {str(index): verdict for index, verdict in enumerate(grade.verdicts, 1)}
-    for test in data["tests"]:
+    said = set()  # a hint's words, kept once: a later test with the same hint refers to the first
+    for test in sorted(data["tests"], key=lambda t: int(t["number"])):
         test["output"] = test.get("output", "").rstrip("\n")
         test["output_format"] = "md"
         test.setdefault("visibility", "visible")
         verdict = verdicts[test["number"]]
         told = verdict.hint
+        again = told is not None and (told.key, told.text) in said
+        said.add((told.key, told.text) if told else None)
         test["extra_data"] = {"key": verdict.test.key, "hint": told.key if told else "",
-                              "told": told.text if told else ""}
+                              "told": told.text if told and not again else ""}
     data["score"] = round(sum(t["score"] for t in data["tests"]), 4)
     data["execution_time"] = round(grade.seconds, 3)
     data["output"] = _summary(grade)

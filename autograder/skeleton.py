@@ -11,36 +11,11 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
 
-from .handout import FOLDER as HANDOUT, SOLUTION, STUDENT_FILES
+from .handout import FOLDER as HANDOUT, SOLUTION, STUDENT_FILES, region
 
-START = "# *** start ***"
-END = "# *** end ***"
-_REGION = re.compile(r"^[ \t]*# \*\*\* start \*\*\*[ \t]*$(.*?)^[ \t]*# \*\*\* end \*\*\*[ \t]*$", re.M | re.S)
-
-
-@dataclass(frozen=True)
-class Parts:
-    before: str
-    region: str
-    after: str
-
-
-def normalise(text: str) -> str:
-    """Line endings and trailing space do not count as changes."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n") + "\n"
-
-
-def split(text: str) -> Parts | None:
-    """The file cut at its markers, or None when the markers are not both there once."""
-    text = normalise(text)
-    matches = list(_REGION.finditer(text))
-    if len(matches) != 1:
-        return None
-    match = matches[0]
-    return Parts(text[: match.start(1)], match.group(1), text[match.end(1) :])
+# Where a file is cut: the handout's own (the self-check tells an untouched region by the same cut).
+START, END, Parts, normalise, split = region.START, region.END, region.Parts, region.normalise, region.split
 
 
 def emptied(text: str) -> str:
@@ -73,14 +48,28 @@ def outside_changes(submitted: str, skeleton: str) -> list[str]:
     return diff
 
 
+REGION_FILE = HANDOUT / "checker" / "region.py"
+_HANDED_OUT = re.compile(r"^HANDED_OUT = \{.*\}$", re.M)
+
+
+def handed_out() -> str:
+    """The line of checker/region.py that sums up the code around each skeleton's region, as it should read."""
+    sums = {name: region.around(split(emptied((SOLUTION / name).read_text(encoding="utf-8")))) for name in
+            sorted(STUDENT_FILES)}
+    return "HANDED_OUT = {" + ", ".join(f'"{name}": "{digest}"' for name, digest in sums.items()) + "}"
+
+
 def drift() -> list[str]:
-    """Where the handout skeletons differ from the emptied solution files."""
+    """Where the handout skeletons differ from the emptied solution files (and checker/region.py's sums of
+    them from what they hold)."""
     problems = []
     for name in STUDENT_FILES:
         expected = emptied((SOLUTION / name).read_text(encoding="utf-8"))
         actual = (HANDOUT / name).read_text(encoding="utf-8")
         if actual != expected:
             problems.append(name)
+    if handed_out() not in _HANDED_OUT.findall(REGION_FILE.read_text(encoding="utf-8")):
+        problems.append("checker/region.py")
     return problems
 
 
@@ -96,10 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             text = emptied((SOLUTION / name).read_text(encoding="utf-8"))
             (HANDOUT / name).write_text(text, encoding="utf-8", newline="\n")
             print(f"wrote assignment/{name}")
+        text = REGION_FILE.read_text(encoding="utf-8")
+        REGION_FILE.write_text(_HANDED_OUT.sub(handed_out(), text, count=1), encoding="utf-8", newline="\n")
+        print("wrote assignment/checker/region.py's HANDED_OUT")
         return 0
     problems = drift()
     for name in problems:
-        print(f"assignment/{name} is not solution/{name} with its region emptied: run `make skeletons`")
+        print(f"assignment/{name} is not solution/{name} with its region emptied: run `make skeletons`"
+              if name in STUDENT_FILES else f"assignment/{name} does not sum up the skeletons: run `make skeletons`")
     return 1 if problems else 0
 
 

@@ -141,6 +141,61 @@ def worst_submission(scratch: Path) -> dict:
     return {"seconds": seconds, "scenario_limit": limit, "ratio_to_limit": seconds / limit}
 
 
+# A one-mistake server whose programs end up waiting on each other: it receives twice before forwarding.
+DEADLOCK = ("# *** start ***\nping = server.receive_message()\npong = server.receive_message()\n"
+            "server.forward_message(ping)\nserver.forward_message(pong)\n")
+
+
+def deadlock_beside_passing(runs: int, scratch: Path) -> dict:
+    """Gradings of a deadlocked submission and of the solution, in turn: the deadlock ends when nothing
+    more can happen, not at the scene's limit, so the two should take about as long."""
+    folder = _submission(scratch / "deadlock", DEADLOCK, "# *** start ***\n" + _region("client2_student.py"))
+    stuck, passing = [], []
+    for _ in range(runs):
+        stuck.append(_timed([PY, "-m", "autograder", "grade", str(folder), "--results", str(scratch / "d.json")]))
+        passing.append(_timed([PY, "-m", "autograder", "grade", "solution", "--results", str(scratch / "p.json")]))
+    return {"deadlocked": _spread(stuck), "passing": _spread(passing)}
+
+
+def _region(name: str) -> str:
+    """The solution's region of a file, its lines."""
+    text = (ROOT / "solution" / name).read_text()
+    return text.split("# *** start ***\n", 1)[1].split("# *** end ***", 1)[0]
+
+
+# A realistic mix: two thirds right (written in several ways), a third wrong, half of those deadlocked.
+MIX_RIGHT = ("solution", "correct_client2_checks_name", "correct_server_for_loop", "correct_client2_loops_until_none",
+             "correct_server_forwards_constants", "correct_client2_answers_without_checking")
+MIX_DEADLOCKED = ("server_receives_twice_before_forwarding", "client2_compares_with_a_string", "client2_crashes",
+                  "server_compares_with_a_string")
+MIX_WRONG = ("client2_misspells_ping", "server_sends_the_pong_back_to_client2", "server_closes_before_forwarding",
+             "client2_syntax_error")
+
+
+def mix_throughput(count: int, scratch: Path) -> dict:
+    """`count` submissions of the mix above, graded as one batch with -j 1: its time, and its part of each kind."""
+    catalogue = ROOT / "tests" / "catalogue"
+    if not catalogue.is_dir():
+        return {"error": "no catalogue here"}
+    kinds = [("right", MIX_RIGHT)] * 4 + [("deadlocked", MIX_DEADLOCKED), ("wrong", MIX_WRONG)]
+    batch, made = scratch / "mix", {"right": 0, "deadlocked": 0, "wrong": 0}
+    for i in range(count):
+        kind, names = kinds[i % len(kinds)]
+        source = catalogue / names[made[kind] % len(names)]
+        made[kind] += 1
+        target = batch / f"submission_{i:04}"
+        target.mkdir(parents=True)
+        for name in ("server_student.py", "client2_student.py"):
+            if (source / name).exists():
+                shutil.copyfile(source / name, target / name)
+    argv = [PY, "-m", "autograder", "grade", str(batch), "--out", str(scratch / "out-mix"), "-j", "1"]
+    try:
+        seconds = _timed(argv)
+    except subprocess.CalledProcessError as error:
+        return {"error": f"batch grading failed (exit {error.returncode})"}
+    return {"submissions": count, **made, "j1_seconds": seconds, "per_submission": seconds / count}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -258,7 +313,7 @@ def batch_throughput(count: int, scratch: Path) -> dict:
 
 
 def markdown(data: dict) -> str:
-    g, w, lat, b = data["grading"], data["worst"], data["latency"], data["batch"]
+    g, w, lat, b, d, m = (data[key] for key in ("grading", "worst", "latency", "batch", "deadlock", "mix"))
     rows = [
         ("grading the solution, median (min-max)", f"{g['grade']['median']:.3f} s ({g['grade']['min']:.3f}-{g['grade']['max']:.3f})", ""),
         ("bare `python -c pass`, median", f"{g['bare_python'] * 1000:.1f} ms", ""),
@@ -284,6 +339,10 @@ def markdown(data: dict) -> str:
                          f"{g['against']['grade_one_core']['median']:.3f} s", ""))
     rows += [
         ("worst submission (both programs hang)", f"{w['seconds']:.2f} s ({w['ratio_to_limit']:.2f} x the {w['scenario_limit']:g} s scene limit)", "at most 3 x"),
+        ("a deadlocked submission (the server receives twice), median (min-max)",
+         f"{d['deadlocked']['median']:.2f} s ({d['deadlocked']['min']:.2f}-{d['deadlocked']['max']:.2f})", "at most 1 s"),
+        ("the solution, graded in turn with it, median (min-max)",
+         f"{d['passing']['median']:.2f} s ({d['passing']['min']:.2f}-{d['passing']['max']:.2f})", ""),
         (f"latency over {lat['pings']} round trips, p50 / p99", f"{lat['p50_us']:.0f} / {lat['p99_us']:.0f} us", "p50 under 200 us"),
     ]
     for key, label in (("against", f"latency with utils2 at {data['against']}"),
@@ -302,6 +361,11 @@ def markdown(data: dict) -> str:
             ("speed-up -j 2 over -j 1", f"{b['speedup']:.2f}", "at least 1.6"),
             ("peak memory, -j 2 batch (whole tree)", f"{b['peak_mib_j2']:.0f} MiB", ""),
         ]
+    if "error" in m:
+        rows.append(("the mix", m["error"], ""))
+    else:
+        rows.append((f"a mix of {m['submissions']} ({m['right']} right, {m['deadlocked']} deadlocked, {m['wrong']} "
+                     "otherwise wrong), -j 1", f"{m['j1_seconds']:.1f} s ({m['per_submission']:.2f} s each)", ""))
     head = f"Measured {data['date']} on {data['cores']} cores, Python {data['python']} ({data['machine']})."
     lines = [head, "", "| measure | figure | target |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b_} | {c} |" for a, b_, c in rows]
@@ -313,6 +377,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="gradings of the solution to time (default 20)")
     parser.add_argument("--pings", type=int, default=10_000, help="round trips for the latency figure")
     parser.add_argument("--batch", type=int, default=200, help="submissions in the throughput batch")
+    parser.add_argument("--mix", type=int, default=60, help="submissions in the realistic mix (a third wrong)")
+    parser.add_argument("--deadlocks", type=int, default=5, help="gradings of a deadlocked submission to time")
     parser.add_argument("--against", metavar="REF", help="also time the grader at git commit REF, turn about with this one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pingpong-bench-") as tmp:
@@ -326,9 +392,11 @@ def main() -> int:
             "against": args.against,
             "grading": grading_speed(args.runs, scratch, against),
             "worst": worst_submission(scratch),
+            "deadlock": deadlock_beside_passing(args.deadlocks, scratch),
             "latency": latency(args.pings, against),
             "memory_one_mib": peak_memory([PY, "-m", "autograder", "grade", "solution", "--results", str(scratch / "m.json")]),
             "batch": batch_throughput(args.batch, scratch),
+            "mix": mix_throughput(args.mix, scratch),
         }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(data, indent=2) + "\n")

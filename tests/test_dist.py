@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autograder import bundle, rubric, skeleton
-from autograder.handout import FOLDER, LIBRARY_FILES, ROOT, SOLUTION, STUDENT_FILES
+from autograder.handout import FOLDER, LIBRARY_FILES, PARTNERS, ROOT, SOLUTION, STUDENT_FILES
 
 EXECUTABLE = 0o100755
 CACHE_PARTS = {"__pycache__", ".pytest_cache", ".venv", "venv", "tests", "dist", ".git"}
@@ -93,10 +93,12 @@ def test_make_dist_refuses_a_rubric_the_grader_refuses_with_its_message(tmp_path
 
 
 def test_the_handout_shows_a_student_only_their_files_and_the_checkers_in_one_folder(dist):
-    """At its top what a student opens or runs; all the self-check's support in checker/."""
+    """At its top what a student opens or runs: the brief's six files (the two to fill, the two working
+    partners, client1 and the library), the README and check.py; all the self-check's support in checker/."""
     names = [name.split("/", 1)[1] for name in _contents(dist / "handout.zip")]
     top = sorted(name for name in names if "/" not in name)
-    assert top == sorted(["README.md", "check.py", "client1.py", "utils2.py", *STUDENT_FILES])
+    assert top == sorted(["README.md", "check.py", *LIBRARY_FILES, *PARTNERS, *STUDENT_FILES])
+    assert len(top) == 8
     assert {name.split("/")[0] for name in names if "/" in name} == {"checker"}
 
 

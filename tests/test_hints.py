@@ -25,13 +25,13 @@ def test_a_server_waiting_when_the_time_was_up_is_told_who_waited_for_whom_not_t
     assert said.key == "receives-again-before-forwarding"
     assert "was still waiting (for a second message, or for something else) while both clients were waiting for it" \
         in said.text
-    assert "the error below came from that stop" in advice.after_the_stop(server, out_of_time=True)
+    assert advice.stopped_waiting(server, out_of_time=True)
 
 
 def test_the_same_error_before_the_time_was_up_is_the_servers_own():
     server = advice.Seen("server", 1, HANG_UP_ERROR, at_end="gone")
     assert advice.hint(FAILED, (PING_IN,), [server], seconds=5, out_of_time=False).key == "server-crashed"
-    assert advice.after_the_stop(server, out_of_time=False) == ""
+    assert not advice.stopped_waiting(server, out_of_time=False)
 
 
 def test_a_server_waiting_while_its_client2_had_gone_is_not_told_everyone_waited():
@@ -198,3 +198,54 @@ def test_a_pong_answering_a_ping_the_server_made_up_is_told_to_pass_on_only_what
     judgement = referee.judge("server_forwards_pong", events)
     assert judgement.broken and "made up" in judgement.broken.why
     assert advice.hint(judgement, events, [advice.Seen("server", 0, at_end="gone")]).key == "receive-first"
+
+
+def test_a_name_one_edit_from_pythons_guess_is_told_as_a_misspelling():
+    for wrong, meant in (("mesage", "message"), ("messsage", "message"), ("mesasge", "message"), ("pnog", "pong")):
+        told = _client2_told(f"NameError: name '{wrong}' is not defined. Did you mean: '{meant}'?")
+        assert (told.key, f"used {wrong} (line 17" in told.text, f"did you mean {meant}?" in told.text) == \
+            ("misspelled-name", True, True), wrong
+    for far in ("NameError: name 'mesg' is not defined. Did you mean: 'message'?",  # three edits: never set
+                "NameError: name 'msg' is not defined. Did you mean: 'Msg'?",  # case only: the never-set hint says so
+                "NameError: name 'mesage' is not defined"):  # no guess (Python 3.8 and 3.9)
+        assert _client2_told(far).key == "name-never-set", far
+
+
+def test_a_client2_using_the_servers_name_is_told_its_connection_is_client():
+    told = _client2_told("NameError: name 'server' is not defined")
+    assert (told.key, "in client2 the connection is client" in told.text) == ("client2-uses-server", True)
+    assert _server_told("NameError: name 'server' is not defined").key == "name-never-set"  # the server's own
+
+
+def test_a_method_passed_without_parentheses_is_told_to_call_it():
+    told = _server_told("TypeError: server.forward_message takes a Message (Message.Ping or Message.Pong), not "
+                        "<bound method Server.receive_message of <utils2.Server object at 0x7f>>. For example: "
+                        "server.forward_message(Message.Pong).")
+    assert (told.key, "passed server.receive_message (line 20" in told.text,
+            "msg = server.receive_message()" in told.text) == ("call-without-parentheses", True, True)
+
+
+def test_input_with_nobody_at_the_keyboard_is_named():
+    told = _server_told("EOFError: EOF when reading a line")
+    assert (told.key, "called input() (line 20" in told.text) == ("input-in-a-run", True)
+
+
+def test_a_send_after_its_own_close_is_closing_too_early_whoever_hung_up_first():
+    error = "ConnectionError: cannot send Pong to client1: server.close() was called before"
+    server = _crashed("server", error, line="23")
+    client2 = advice.Seen("client2", 0, at_end="gone")
+    together = referee.judge("together", (PING_IN,))
+    assert advice.hint(together, (PING_IN,), [server, client2], closed=("client2", "server")).key == \
+        "closes-too-early"
+
+
+def test_a_program_busy_all_along_is_told_of_its_loop_and_one_that_compared_with_a_string_of_that():
+    busy = advice.Seen("client2", None, at_end=waiting.BUSY)
+    told = advice.hint(SILENT, (PING_OUT,), [busy], seconds=5, out_of_time=True)
+    assert (told.key, "a loop that does not call receive_message()" in told.text) == ("busy-loop", True)
+    asleep = advice.Seen("client2", None, at_end=waiting.SLEEPING)
+    assert advice.hint(SILENT, (PING_OUT,), [asleep], seconds=5, out_of_time=True).key == "client2-still-running"
+    compared = advice.Seen("server", 0, at_end="gone", compared="'Ping' (line 20 of server_student.py)")
+    told = advice.hint(FAILED, (PING_IN,), [compared], seconds=5)
+    assert (told.key, "with the string 'Ping' (line 20 of server_student.py)" in told.text) == \
+        ("compares-with-a-string", True)

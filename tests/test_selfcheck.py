@@ -24,7 +24,7 @@ import pytest
 
 from autograder import grading, rubric
 from autograder.bundle import HANDOUT_FILES
-from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, waiting
+from autograder.handout import FOLDER, SOLUTION, STUDENT_FILES, referee, scenario, waiting
 
 from deserved import CATALOGUE, catalogue
 from pythons import find_python
@@ -69,9 +69,23 @@ def _handout_with(entry: Path, folder: Path) -> Path:
     return folder
 
 
-def _verdicts(output: str) -> dict[str, bool]:
-    """The autograder test -> passed, from check.py's PASS/FAIL lines."""
+def _not_done(output: str) -> dict[str, str]:
+    """The autograder test -> check.py's TODO line that stands for it: a file whose part is still empty
+    stands for each check that needs it and has no PASS or FAIL line of its own."""
+    lines = output.splitlines()
+    named = {CHECKED[line[6:]] for line in lines if line[:6] in ("PASS  ", "FAIL  ") and line[6:] in CHECKED}
     found = {}
+    for line in lines:
+        if line.startswith("TODO  "):
+            empty = line[6:].split(":", 1)[0]
+            found.update({test: line for test in CHECKED.values() if test not in named and test not in found
+                          and empty in scenario.NEEDS[referee.CHECKS[test][0]]})
+    return found
+
+
+def _verdicts(output: str) -> dict[str, bool]:
+    """The autograder test -> passed, from check.py's PASS/FAIL lines; not done (a TODO line) is not passed."""
+    found = dict.fromkeys(_not_done(output), False)
     for line in output.splitlines():
         word, _, name = line.partition("  ")
         if word in ("PASS", "FAIL") and name in CHECKED:
@@ -80,20 +94,36 @@ def _verdicts(output: str) -> dict[str, bool]:
 
 
 def _said(output: str, test: str) -> str:
-    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what follows."""
+    """What check.py printed about the check that is the autograder's `test`: its PASS/FAIL line and what
+    follows, or the TODO line that stands for it; and what it printed about the check it refers to for the
+    same cause."""
     name = next(name for name, key in CHECKED.items() if key == test)
+    shown = _block(output, name)
+    if shown is None:
+        return _not_done(output).get(test, "")
+    first = next((other for other in CHECKED if f'Same cause as "{other}"' in shown), None)
+    return shown if first is None else shown + "\n" + (_block(output, first) or "")
+
+
+def _block(output: str, name: str) -> str | None:
+    """The check's PASS/FAIL line and what follows; None if it has none."""
     lines = output.splitlines()
     start = next((i for i, line in enumerate(lines) if line[6:] == name and line[:6] in ("PASS  ", "FAIL  ")), None)
     if start is None:
-        return ""
-    end = next((i for i in range(start + 1, len(lines)) if lines[i][:6] in ("PASS  ", "FAIL  ") or not lines[i]),
+        return None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i][:6] in ("PASS  ", "FAIL  ", "TODO  ")
+                or not lines[i]),
                len(lines))
     return "\n".join(lines[start:end])
 
 
+# Taken once, here: read in a pool's thread, os.environ can change under it (pytest sets and removes
+# PYTEST_CURRENT_TEST in the main thread), and iterating it then raises KeyError.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
+
+
 def _check(folder: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")}
-    return subprocess.run([python, "check.py"], cwd=folder, env=env, capture_output=True, text=True,
+    return subprocess.run([python, "check.py"], cwd=folder, env=CLEAN_ENV, capture_output=True, text=True,
                           timeout=CHECK_SECONDS)
 
 
@@ -101,7 +131,7 @@ def _both(name: str, entry: Path, tmp: Path) -> tuple[dict[str, bool], dict[str,
     folder = _handout_with(entry, tmp / name)
     running = subprocess.Popen([sys.executable, "check.py"], cwd=folder, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
-                               env={k: v for k, v in os.environ.items() if not k.startswith("PINGPONG_")})
+                               env=CLEAN_ENV)
     try:
         graded = grading.grade([entry], rubric.load())
         out, err = running.communicate(timeout=CHECK_SECONDS)
@@ -226,7 +256,7 @@ def test_without_proc_the_self_check_waits_for_silence_and_still_agrees(tmp_path
     monkeypatch.setattr(check.Processes, "hands_over", False)
     printed = io.StringIO()
     with redirect_stdout(printed):
-        code = check.main()
+        code = check.main([])
     graded = grading.grade([ENTRIES[name]], rubric.load())
     theirs = {v.test.key: v.passed for v in graded.verdicts if v.test.key in CHECKED.values()}
     assert _verdicts(printed.getvalue()) == theirs, printed.getvalue()
@@ -241,7 +271,28 @@ def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     entry = CATALOGUE / "client2_keeps_a_thread_waiting_with_a_timeout"
     done = _check(_handout_with(entry, tmp_path / "student"))
     hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
-    assert len(hints) == 2, done.stdout
+    assert len(hints) == 1, done.stdout  # the second check that needs client2 refers to the first
     assert all("Your client2 never got the message meant for it" in hint and "when last looked at, a thread of it "
                "waited on another thread (a lock, join(), Event.wait(), queue.get()) with a timeout" in hint
                for hint in hints), done.stdout
+    assert '      Same cause as "your client2 answers a Ping with a Pong"' in _said(done.stdout, "together")
+
+
+SCREEN_LINES = 40
+
+
+@pytest.mark.skipif(not waiting.can_see_waiting(), reason="waiting is seen through Linux's /proc")
+@pytest.mark.parametrize("name", ["server_receives_twice_before_forwarding", "client2_compares_with_a_string",
+                                  "server_closes_before_the_last_forward", "client2_busy_waits"])
+def test_a_one_mistake_submission_fits_a_screen_and_is_told_once(tmp_path, name):
+    """Each check that fails for the one cause refers to the first, which explains it; a program stopped
+    while it waited says at which line, and not the error the stop caused."""
+    done = _check(_handout_with(CATALOGUE / name, tmp_path / "student"))
+    lines = done.stdout.splitlines()
+    hints = [line for line in lines if line.startswith("      Hint: ")]
+    assert len(lines) <= SCREEN_LINES and len(hints) == 1, done.stdout
+    assert sum("      Same cause as " in line for line in lines) == sum(line.startswith("FAIL  ") for line in lines) - 1
+    if name == "server_receives_twice_before_forwarding":
+        assert "      It was waiting for a message at line 20 of server_student.py:\n" \
+               "        pong = server.receive_message()\n" in done.stdout, done.stdout
+        assert "ConnectionError" not in done.stdout, done.stdout  # the stop's own error, not the program's

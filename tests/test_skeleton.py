@@ -46,6 +46,36 @@ def test_drift_is_detected(tmp_path, monkeypatch, name):
     assert skeleton.drift() == [name]
 
 
+def test_a_stale_sum_of_the_skeletons_is_drift(tmp_path, monkeypatch):
+    """checker/region.py's HANDED_OUT must follow the skeletons; `make skeletons` writes it."""
+    stale = tmp_path / "region.py"
+    stale.write_text(skeleton.REGION_FILE.read_text(encoding="utf-8").replace(
+        '"server_student.py": "', '"server_student.py": "0'), encoding="utf-8")
+    monkeypatch.setattr(skeleton, "REGION_FILE", stale)
+    assert skeleton.drift() == ["checker/region.py"]
+
+
+@pytest.mark.parametrize("name", skeleton.STUDENT_FILES)
+def test_a_file_is_untouched_only_with_no_code_of_its_own(tmp_path, name):
+    """No code in the region and the skeleton's around it: comments, blank lines and line endings aside."""
+    given = (skeleton.HANDOUT / name).read_text(encoding="utf-8")
+    solved = (skeleton.SOLUTION / name).read_text(encoding="utf-8")
+    variants = {
+        "handed out": (given, True),
+        "with CRLF, a name and a note in the region": (("# Ada Lovelace\n" + given).replace(
+            skeleton.START, skeleton.START + "\n# TODO\n").replace("\n", "\r\n"), True),
+        "solved": (solved, False),
+        "code above the region": (given.replace(skeleton.START, "print('mine')\n" + skeleton.START), False),
+        "code below the region": (given.replace(skeleton.END, skeleton.END + "\nprint('mine')"), False),
+        "no markers": (given.replace(skeleton.END, "# end"), False),
+    }
+    for what, (text, untouched) in variants.items():
+        path = tmp_path / what / name
+        path.parent.mkdir()
+        path.write_bytes(text.encode("utf-8"))
+        assert skeleton.region.untouched(name, path) == untouched, what
+
+
 @pytest.mark.parametrize("name", skeleton.STUDENT_FILES)
 def test_changes_outside_the_region_are_seen(name):
     given = (skeleton.HANDOUT / name).read_text(encoding="utf-8")

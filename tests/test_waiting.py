@@ -277,3 +277,22 @@ def test_queues_say_what_the_other_end_holds_unsent_and_unread():
             assert waiting.queues(ours)[0] == 5  # peeked at: still there
             assert theirs.recv(5) == b"Ping\n"
             assert waiting.queues(ours)[0] == 0
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_NETLINK"), reason="sock_diag is Linux's")
+def test_bytes_not_yet_read_at_the_far_end_are_in_flight():
+    """What the harness sent and the program has not read yet is on its way: a scene where every program
+    waits is not stuck while it is (nor while the program's own bytes have not reached the harness)."""
+    with socket.create_server(("127.0.0.1", 0)) as listening, socket.create_connection(listening.getsockname()) as ours:
+        theirs, _ = listening.accept()
+        with theirs:
+            assert waiting.in_flight([ours]) is False
+            ours.sendall(b"Ping\n")
+            assert waiting.in_flight([ours]) is True
+            assert theirs.recv(16) == b"Ping\n"
+            assert waiting.in_flight([ours]) is False
+
+
+def test_where_sock_diag_cannot_be_asked_nothing_is_known_to_be_in_flight(monkeypatch):
+    monkeypatch.setattr(waiting, "_ASKED", [False])
+    assert waiting.in_flight([]) is None  # and the scene then never ends early

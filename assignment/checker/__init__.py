@@ -12,6 +12,8 @@ scenes, judge by the same rules and give the same hints:
     referee.py    the rules, and the verdict on what crossed the network
     advice.py     the hint for a check that failed
     feedback.py   what you read about a check: built once, as text or Markdown
+    region.py     your part of each file, between the markers, and its step
+    reference.py  a working server and client2: what server.py and client2.py run
 
 Standard library only, Python 3.8 or newer.
 """

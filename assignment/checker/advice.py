@@ -46,6 +46,7 @@ class Seen:
     # Stopped, not having ended by itself (or, in the autograder, stopped by a limit it went over): what it was
     # doing then, "ready", "busy" or "sleeping" ("busy" for a limit, reached by working); "" if it ended, or unknown
     at_stop: str = ""
+    compared: str = ""  # it compared a message with a string: which, and where (utils2 says so on stderr)
 
     @property
     def stopped(self):
@@ -89,7 +90,8 @@ def holder(events):
     return next((src for frame, src, dst in STEPS if happened(events, frame, src, dst) is None), "")
 
 
-def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=None, out_of_time=False, closed=()):
+def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=None, out_of_time=False, closed=(),
+         stuck=False):
     """One piece of advice, for the most telling thing that went wrong.
 
     `judgement`: referee.judge's, for a check that failed. `programs`: yours
@@ -97,7 +99,8 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     frames, all in `events`. `held`: your programs that a message was held
     for, to the end, each with its state when last looked at (a program
     blocked in something other than a wait for it is never handed one).
-    `out_of_time`: the run was hung up because its `seconds` were up.
+    `out_of_time`: the run was hung up because its `seconds` were up, or
+    (`stuck`) at once, because nothing more could happen.
     `closed`: your programs, in the order they were seen to close a
     connection before the run hung up. Where the exchange stopped at one of
     your programs, the hint is about that one: the other then only waited,
@@ -109,15 +112,19 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
         return Advice("flooded", "Your programs sent more than {} frames, where the exchange is 4, and the run was "
                              "ended there: send each message once.".format(len(events)))
     focus = [p for p in programs if p.name == holder(events)] or list(programs)
+    compared = next((p for p in focus if p.compared), None)
+    if compared is not None:
+        return _compares_with_a_string(compared)
     sleeping = next((p.name for p in focus if (held or {}).get(p.name) == SLEEPING), "")
     everyone_waited = out_of_time and all(p.at_end == WAITING for p in programs)
-    stuck = focus[0] if everyone_waited and focus else None
+    stuck_early, stuck = stuck, focus[0] if everyone_waited and focus else None
     crashed = next((p for p in focus + list(programs) if p.crashed and not (out_of_time and p.at_end == WAITING)),
                    None)  # the error of a program that was waiting when the time was up came from the stop
     if stuck is not None and crashed is None:
-        return _stuck(stuck, events, seconds)
+        return _stuck(stuck, events, "there" if stuck_early else "after {:g} s".format(seconds))
     left = next((p for p in programs if closed[:1] == (p.name,)), None)
-    if crashed is not None and left not in (None, crashed) and _disconnected(crashed):
+    if crashed is not None and left not in (None, crashed) and _disconnected(crashed) and \
+            ".close() was called before" not in crashed.error:
         return _left_first(left, events, closed)  # its send failed because the other had gone: the other's mistake
     if crashed is not None:
         return _crash(crashed, events, closed)
@@ -131,6 +138,12 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
                     "message itself, with receive_message(), and do not sleep or wait with a timeout.".format(
                         sleeping, why))
     stopped = next((p for p in focus if p.returncode is None), None)
+    if stopped is not None and stopped.at_end == BUSY:
+        receive = "server.receive_message()" if stopped.name == "server" else "client.receive_message()"
+        return Advice("busy-loop", "Your {} was still running after {:g} s without doing this step, busy all the "
+                    "while: a loop that does not call receive_message() gets no message, and a message is handed "
+                    "only to a program that waits for it. Call {} where you need the next message: it waits until "
+                    "one comes, so no loop of your own is needed to wait.".format(stopped.name, seconds, receive))
     if stopped is not None:
         return Advice(stopped.name + "-still-running", "Your {} was still running after {:g} s without doing this step: it may be "
                     "waiting for a message that never comes, or stuck in a loop.".format(stopped.name, seconds))
@@ -170,14 +183,14 @@ def _broken(broken, events):
     return Advice("client2-sends-only-a-pong", "client2 answers a Ping with Message.Pong, and sends nothing else.")
 
 
-def _stuck(program, events, seconds):
+def _stuck(program, events, when):
     """Everyone was waiting for someone when the time was up: say who waited for what.
 
     A program counts as waiting whether it waited for a message or for something else (an Event, a lock),
     and a message is handed to a waiting program whether or not it then reads it: so the words hold both
     ways, "was still waiting" and "had been sent to it", never "it read it".
     """
-    stop = "Nothing more could happen, so the run was stopped after {:g} s.".format(seconds)
+    stop = "Nothing more could happen, so the run was stopped {}.".format(when)
     if program.name == "client2":
         return Advice("waits-instead-of-answering", "Your client2 was still waiting (for another message, or for "
                     "something else) while the server was waiting for its Pong: the Ping had been sent to it, and it "
@@ -205,6 +218,30 @@ def _stuck(program, events, seconds):
                 "server.forward_message(ping), and only then pong = server.receive_message(), "
                 "server.forward_message(pong).".format("a second" if len(received) == 1 else "another", waiters,
                                                        pending.src, pending.frame, stop))
+
+
+def _compares_with_a_string(program):
+    if program.name == "server":
+        right = "did not forward it. The server passes on what it receives without looking: " \
+                "ping = server.receive_message(), then server.forward_message(ping)"
+    else:
+        right = "did not answer it. Compare it with the Message itself: msg = client.receive_message(), then " \
+                "if msg == Message.Ping: client.send_message(Message.Pong)"
+    return Advice("compares-with-a-string", "Your {} compared the message it received with the string {}: a message "
+                "is Message.Ping or Message.Pong, never equal to a string, so the comparison was False and it "
+                "{}.".format(program.name, program.compared, right))
+
+
+def _one_edit(wrong, right):
+    """Is `right` one edit from `wrong` (a letter added, left out, changed, or two swapped)?"""
+    if wrong == right or abs(len(wrong) - len(right)) > 1:
+        return False
+    if len(wrong) == len(right):
+        differ = [i for i, (a, b) in enumerate(zip(wrong, right)) if a != b]
+        return len(differ) == 1 or (len(differ) == 2 and differ[1] == differ[0] + 1 and
+                                    wrong[differ[0]] == right[differ[1]] and wrong[differ[1]] == right[differ[0]])
+    short, long = sorted((wrong, right), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def _complaint(kind, said):
@@ -271,6 +308,12 @@ def _crash(program, events, closed):
                  "Pass on the message as you received it: server.forward_message(ping), not ping.value or 'Ping'.")
         return Advice("sends-a-string", "Your {} tried to send a string{}: a message is Message.Ping or Message.Pong, "
                     "not the text 'Ping' or 'Pong'. {}".format(name, at, right))
+    if sent.startswith("<bound method "):  # "<bound method Client.receive_message of <utils2.Client ...>>"
+        owner, _, method = sent[len("<bound method "):].split(" ")[0].rpartition(".")
+        mine = "server" if owner == "Server" else "client"
+        return Advice("call-without-parentheses", "Your {} passed {}.{}{} where a message goes: without () a method "
+                    "is only named, not called. Call it: msg = {}.{}(), then pass on msg.".format(
+                        name, mine, method, at, mine, method))
     if sent:
         sent = sent if len(sent) <= 40 else sent[:37] + "..."
         right = ("send Message.Pong: client.send_message(Message.Pong)." if name == "client2" else
@@ -291,6 +334,19 @@ def _crash(program, events, closed):
     if kind == "NameError" and wrong in ("receive_message", "send_message", "forward_message", "close"):
         return Advice("call-without-its-object", "Your {} called {}{} on its own: it belongs to your {}, so write "
                     "{}.{}(...).".format(name, wrong, at, name, "server" if name == "server" else "client", wrong))
+    if kind == "NameError" and name == "client2" and wrong == "server":
+        return Advice("client2-uses-server", "Your client2 used server{}, which is the server's name for its "
+                    "connection: in client2 the connection is client (client = Client(\"client2\"), at the top of "
+                    "the file). Write msg = client.receive_message(), then client.send_message(Message.Pong).".format(
+                        at))
+    meant = said.partition(". Did you mean: '")[2].split("'")[0]  # Python's guess, since 3.10
+    if kind == "NameError" and meant and _one_edit(wrong, meant) and wrong.lower() != meant.lower():  # case: below
+        return Advice("misspelled-name", "Your {} used {}{}, a name it never set: did you mean {}? Python tells names "
+                    "apart letter by letter, so write it as you set it.".format(name, wrong, at, meant))
+    if kind == "EOFError":
+        return Advice("input-in-a-run", "Your {} called input(){}, which waits for someone to type: when your "
+                    "programs are checked or graded, nobody is at the keyboard, so input() fails at once (EOFError). "
+                    "Take it out: your program gets what it needs with receive_message().".format(name, at))
     if kind == "NameError" and wrong[:1].islower():
         receive = "server.receive_message()" if name == "server" else "client.receive_message()"
         return Advice("name-never-set", "Your {} used {}{} before it was ever given a value (Python tells names apart "
@@ -299,7 +355,7 @@ def _crash(program, events, closed):
     if owner == "Client" and wrong == "forward_message":
         return Advice("client-forwards", "A client cannot forward{}: only the server passes messages on. "
                     "client2 answers with client.send_message(Message.Pong).".format(at))
-    if _disconnected(program) and closed[:1] == (name,):
+    if _disconnected(program) and (closed[:1] == (name,) or ".close() was called before" in said):
         return _closes_too_early(name, at)
     return Advice(name + "-crashed", "Your {} stopped with an error{}: read the traceback below.".format(name, at))
 
@@ -330,11 +386,9 @@ def _ended(name, events):
                               "each step in order.")
 
 
-def after_the_stop(program, out_of_time):
-    """What to add where a program's exit is shown, if its error came from the run being stopped."""
-    if out_of_time and program.at_end == WAITING and program.crashed:
-        return ", after the run was stopped while it waited (the error below came from that stop)"
-    return ""
+def stopped_waiting(program, out_of_time):
+    """Did the program's error come from the run being stopped while it waited (its next send failed)?"""
+    return out_of_time and program.at_end == WAITING and program.crashed
 
 
 def ending(programs, seconds):
@@ -349,9 +403,9 @@ def ending(programs, seconds):
         return Advice("wait-on-each-other", "Your server and your client2 waited on each other after the exchange: "
                     "once client1 had gone, your server was waiting for client2 (for a message, or for it to close "
                     "its connection) and your client2 for the server, so in a real run neither would ever end. Both "
-                    "were stopped after {:g} s. One of them has to end first: for instance your client2, once it has "
+                    "were stopped, as nothing more could happen. One of them has to end first: for instance your client2, once it has "
                     "sent its Pong (then your server's receive_message() returns None, as both clients have gone, "
-                    "and it can end too).".format(seconds))
+                    "and it can end too).")
     program = next((p for p in stopped if p.at_stop != WAITING), stopped[0])  # what the others waited on, if any
     none = ("server.receive_message() returns None once both clients have gone" if program.name == "server"
             else "client.receive_message() returns None once the server has closed the connection")

@@ -12,7 +12,7 @@ Standard library only, Python 3.8 or newer.
 from __future__ import annotations  # the types below are read by people, not run
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import advice, referee
 
@@ -60,7 +60,7 @@ def seen(trace):
     either: it was busy (a limit is reached by working), and only a machine's speed decides whether it
     reaches it before the scene stops it."""
     return [advice.Seen(name, None if run.killed else run.returncode, run.traceback, trace.at_end.get(name, ""),
-                        run.at_stop if run.killed else "" if run.ended_by_itself else advice.BUSY)
+                        run.at_stop if run.killed else "" if run.ended_by_itself else advice.BUSY, run.compared)
             for name, run in runs(trace)]
 
 
@@ -85,7 +85,7 @@ def hint(trace, judgement, limits, voice):
                              "arrives. Use the one client the file makes at the top.".format(trace.dropped[0]))
     return advice.hint(judgement, trace.events, seen(trace), seconds=limits.scenario_seconds,
                        flooded=bool(trace.unlogged), held=trace.undelivered, out_of_time=trace.out_of_time,
-                       closed=trace.closed)
+                       stuck=trace.stuck, closed=trace.closed)
 
 
 @dataclass(frozen=True)
@@ -98,27 +98,43 @@ class Shown:
     printed: str  # the last lines it printed
     cut: bool  # some of its output was left out
     stderr: str  # what it printed to stderr, shown where there is no traceback and nothing printed
+    at: tuple = ()  # where it was once its run was over: (place, code) each, its main thread first
+    doing: str = ""  # what it was doing there, in words ("waiting for a message", "busy")
 
 
 @dataclass(frozen=True)
 class Failure:
+    """A failed check. `see`: the name of an earlier check of the same report that failed for the same
+    cause (see Said): this one then says so in one line, instead of the hint and the programs again."""
+
     expected: str
     hint: advice.Advice
     went_wrong: str = ""
     picture: str = ""  # the exchange drawn ("": not run)
     witness: str = ""
     programs: tuple = ()  # Shown each
+    see: str = ""
+
+    @property
+    def cause(self):
+        """What makes two failures one: the same hint, word for word."""
+        return self.hint.key, self.hint.text
 
     def text(self, indent="      "):
         """For a terminal: indented under check.py's FAIL line, what a program printed a step further."""
         lines = ["Expected: {}.".format(self.expected)]
         if self.went_wrong:
             lines.append("Went wrong: {}.".format(self.went_wrong))
+        if self.see:
+            lines.append(_SEE.format(self.see))
+            return "\n".join(indent + line for line in lines)
         if self.picture:
             lines += ["What happened (as {} saw it on the network):".format(self.witness), _indented(self.picture)]
         lines.append("Hint: " + self.hint.text)
         for program in self.programs:
             lines.append("Your {} {}.".format(program.name, program.ended))
+            for place, code in program.at:
+                lines += ["It was {} at {}:".format(program.doing, place), _indented(code)]
             if program.traceback:
                 lines.append(_indented(program.traceback))
             lines += _said(program, lambda head, text: [head, _indented(text)])
@@ -129,15 +145,37 @@ class Failure:
         parts = ["**Expected:** {}.".format(self.expected)]
         if self.went_wrong:
             parts += ["", "**Went wrong:** {}.".format(self.went_wrong)]
+        if self.see:
+            return "\n".join(parts + ["", _SEE.format(self.see)])
         if self.picture:
             parts += ["", "**What happened** (as {} saw it on the network):".format(self.witness),
                       *_block(self.picture)]
         parts += ["", "**Hint:** " + self.hint.text]
         for program in self.programs:
             parts += ["", "**Your {}** {}.".format(program.name, program.ended)]
+            for place, code in program.at:
+                parts += ["It was {} at {}:".format(program.doing, place), *_block(code)]
             parts += _block(program.traceback) if program.traceback else []
             parts += _said(program, lambda head, text: [head, *_block(text)])
         return "\n".join(parts)
+
+
+_DOING = {advice.WAITING: "waiting for a message", advice.BUSY: "busy, running",
+          advice.SLEEPING: "asleep or waiting for something else"}  # a State, by the word it equals
+_SEE = "Same cause as \"{}\": its hint, above, explains this one too."
+
+
+class Said:
+    """The causes one report has explained so far: a failure whose cause an earlier check of the report
+    explained refers to that check, in one line (check.py and the autograder alike)."""
+
+    def __init__(self):
+        self.first = {}
+
+    def __call__(self, name, failure):
+        """`failure`, the check called `name`, as the report shows it."""
+        first = self.first.setdefault(failure.cause, name)
+        return failure if first == name else replace(failure, see=first)
 
 
 def failure(expected, trace, judgement, limits, voice):
@@ -149,10 +187,16 @@ def failure(expected, trace, judgement, limits, voice):
     picture = referee.picture(trace.scenario, trace.events, judgement, others=voice.others, unlogged=trace.unlogged)
     shown = []
     for (name, run), program in zip(runs(trace), seen(trace)):
+        from_the_stop = advice.stopped_waiting(program, trace.out_of_time)  # its error: not the program's own
         ended = "was still running, so it was stopped" if run.killed else "exited with status {}{}".format(
-            run.returncode, advice.after_the_stop(program, trace.out_of_time))
-        shown.append(Shown(name, ended, run.traceback[-TRACEBACK_CHARS:], run.stdout.tail(TAIL_LINES),
-                           bool(run.stdout.dropped), run.stderr.tail(TAIL_LINES)))
+            run.returncode, ", once the run was stopped while it waited (the error that stop caused is not "
+                            "shown)" if from_the_stop else "")
+        doing, where = trace.stopped_at.get(name, ("", ()))
+        at = tuple(tuple(place.split(": ", 1)) if ": " in place else (place, "") for place in where)
+        errors = run.errors.rstrip("\n").split("\n")[-TAIL_LINES:] if run.errors.strip() else []
+        shown.append(Shown(name, ended, "" if from_the_stop else run.traceback[-TRACEBACK_CHARS:],
+                           run.stdout.tail(TAIL_LINES), bool(run.stdout.dropped),
+                           "" if from_the_stop else "\n".join(errors), at, _DOING.get(doing, "")))
     return Failure(expected, told, broken, picture, voice.witness, tuple(shown))
 
 

@@ -16,8 +16,9 @@ cleanup), which keeps the same few promises:
                                     each still running is doing (all of them, before
                                     any is stopped), stop those; a Run each
 
-and a Program has `name`, `pid`, `exited()` (its own process has ended) and
-`tree()` (its live processes: itself, and all it started that still runs).
+and a Program has `name`, `pid`, `exited()` (its own process has ended),
+`tree()` (its live processes: itself, and all it started that still runs) and
+`outputs` (the files its stdout and stderr go to, which where() reads).
 
 Standard library only, Python 3.8 or newer.
 """
@@ -32,9 +33,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+import utils2  # beside check.py, as in the autograder (it lends its own)
+
 from . import waiting
 
 OUTPUT_KEPT = 64 * 1024  # bytes of each stream kept for what you read
+WHERE_SECONDS = 0.5  # the longest a program is given to say where it waits
 # POSIX sessions (Linux, macOS): each program starts in one of its own, so that stopping it stops all it
 # started, and the checker binds your server's port and hands it over. Where there are none (Windows),
 # a program is stopped on its own, and your server binds its port itself.
@@ -50,6 +54,41 @@ class Output:
 
     def tail(self, lines=20):
         return "\n".join(self.text.rstrip("\n").split("\n")[-lines:]) if self.text.strip() else ""
+
+
+def where(program):
+    """Where each thread of a running program is in the student's file, asked of the program itself:
+    ("line 20 of server_student.py: pong = server.receive_message()", ...), main thread first; () if it
+    cannot say (it handles no SIGUSR1: it never made a Server or Client; or no SIGUSR1 here).
+
+    utils2 answers the signal on stderr and the program goes on as it was (see utils2._tell_where).
+    """
+    ask = getattr(signal, "SIGUSR1", None)
+    if ask is None or not _handles(program.pid, ask):
+        return ()
+    errors = program.outputs[1].fileno()
+    start = os.fstat(errors).st_size
+    try:
+        os.kill(program.pid, ask)
+    except OSError:
+        return ()
+    end = time.monotonic() + WHERE_SECONDS
+    while True:  # nothing announces the answer: look again every few milliseconds, while it has time
+        told = os.pread(errors, 1 << 16, start).decode("utf-8", "replace")
+        if utils2.WHERE + ".\n" in told or time.monotonic() > end:
+            return tuple(line[len(utils2.WHERE + "at "):] for line in told.split("\n")
+                         if line.startswith(utils2.WHERE + "at "))
+        time.sleep(0.005)
+
+
+def _handles(pid, signum):
+    """Does the process catch the signal (/proc's SigCgt)? Where that cannot be read: no."""
+    try:
+        with open("/proc/{}/status".format(pid)) as stream:
+            caught = next(line.split()[1] for line in stream if line.startswith("SigCgt:"))
+        return bool(int(caught, 16) >> (signum - 1) & 1)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -74,9 +113,24 @@ class Run:
         return self.returncode not in (0, None) and not self.killed
 
     @property
+    def compared(self):
+        """Where the program compared a message with a string, and which (utils2's warning):
+        "'Ping' (line 17 of client2_student.py)"; '' if it did not."""
+        for line in self.stderr.text.splitlines():
+            where, said, text = line.partition(": warning: ")[2].partition(" " + utils2.COMPARED + " ")
+            if said:
+                return "{} ({})".format(text.split(": a message is")[0], where)
+        return ""
+
+    @property
+    def errors(self):
+        """What it printed to stderr, without the lines it answered where() with."""
+        return "".join(line for line in self.stderr.text.splitlines(True) if not line.startswith(utils2.WHERE))
+
+    @property
     def traceback(self):
         """The last Python traceback the program printed, or ''."""
-        text = self.stderr.text
+        text = self.errors
         start = text.rfind("Traceback (most recent call last):")
         return text[start:].strip() if start >= 0 else ""
 

@@ -47,14 +47,16 @@ class Trace:
     unlogged: int = 0  # frames past the log's end (the scene ended there)
     undelivered: dict = field(default_factory=dict)  # program -> its state when frames for it were held to the end
     at_end: dict = field(default_factory=dict)  # program -> its state when the scene hung up
-    out_of_time: bool = False  # the scene hung up because its time was up
+    out_of_time: bool = False  # the scene hung up because its time was up, or (stuck) nothing more could happen
+    stuck: bool = False  # it hung up early: every program waited on another, and nothing was in flight
     closed: tuple = ()  # programs seen to close a connection before the hang-up, in that order
+    stopped_at: dict = field(default_factory=dict)  # program -> (its state, where it was) once its run was over
 
 
 def _trace(name, scene, runs, **more):
     return Trace(name, tuple(scene.events), runs, dropped=tuple(scene.dropped), unlogged=scene.unlogged,
                  undelivered=scene.undelivered, at_end=scene.at_end, out_of_time=scene.out_of_time,
-                 closed=tuple(scene.closed), **more)
+                 stuck=scene.stuck, closed=tuple(scene.closed), stopped_at=scene.stopped_at, **more)
 
 
 def _client2(files, limits, start, halt):
@@ -138,10 +140,10 @@ def play(name, files, limits, start, halt=None):
     return _SCRIPTS[name](files, limits, start, halt)
 
 
-def play_all(files, limits, start):
-    """Every scene, side by side, a thread each; interrupted (Ctrl+C), every scene ends now, not at
-    its time limit, and stops its programs before this returns. (Plain threads: concurrent.futures
-    costs 5 ms to import.)"""
+def play_all(files, limits, start, names=SCENARIOS):
+    """The scenes `names` (all of them unless told), side by side, a thread each; interrupted (Ctrl+C),
+    every scene ends now, not at its time limit, and stops its programs before this returns. (Plain
+    threads: concurrent.futures costs 5 ms to import.)"""
     traces, failures = {}, []
     halt, halting = socket.socketpair()  # readable once the scenes are to end: wakes every wait at once
 
@@ -151,7 +153,7 @@ def play_all(files, limits, start):
         except BaseException as error:  # noqa: BLE001 - raised below, in the caller's thread
             failures.append(error)
 
-    threads = [threading.Thread(target=one, args=(name,), name="scene-" + name) for name in SCENARIOS]
+    threads = [threading.Thread(target=one, args=(name,), name="scene-" + name) for name in names]
     try:
         for thread in threads:
             thread.start()
@@ -168,4 +170,4 @@ def play_all(files, limits, start):
         halting.close()
     if failures:
         raise failures[0]
-    return {name: traces[name] for name in SCENARIOS}
+    return {name: traces[name] for name in names}

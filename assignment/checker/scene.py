@@ -28,12 +28,13 @@ from dataclasses import replace
 
 import utils2  # beside check.py, as in the autograder (it lends its own)
 
-from . import referee, waiting
+from . import programs as started, referee, waiting
 
 HOST = "127.0.0.1"
 _ADDRESS = HOST.encode()  # as bytes: given a str, getaddrinfo loads the idna codec (5 ms)
 NEVER = float("inf")  # Event.passed of a frame that was sent but never delivered
 QUIET_SECONDS = 0.25  # where waiting cannot be seen: a program silent this long is taken to be waiting
+CONFIRM_SECONDS = 0.1  # a scene where nothing more can happen is looked at again after this long, then ended
 _PIDFD_OPEN = getattr(os, "pidfd_open", None)  # Linux, Python 3.9 or newer
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
 HIDDEN = "hidden"  # busy, as far as anyone could tell: it hid what it waits in (said of a message held to the end)
@@ -81,6 +82,10 @@ class Scene:
         # For the hint only (see advice.hint): each program's state at the hang-up, whether the scene's time
         # was up then, and the programs seen to close a connection before it, in order.
         self.at_end, self.out_of_time, self.closed = {}, False, []
+        # Ended early because nothing more could happen (see _stuck); `seen_stuck`: when that was first seen,
+        # and how many things the referee had handled then: a second look finds the same or it starts again.
+        self.stuck, self.seen_stuck, self.handled = False, None, 0
+        self.stopped_at = {}  # program name -> (its state, where it said it was: programs.where) once its run was over
         self.served, self.taps, self.pidfds = {}, {}, []
         self.halted = False  # told to end now: no more waiting, no grace
         self.selector = selectors.DefaultSelector()
@@ -360,10 +365,35 @@ class Scene:
             if remaining <= 0:
                 return bool(done())
             pending = any(link.outbox and link.open for link in self.links)
-            # Without pidfds (not Linux), a program's exit wakes nothing: look often.
-            nap = 0.002 if pending or polling else (remaining if self.pidfds else 0.05)
+            if not pending and self._stuck():
+                return bool(done())
+            # Without pidfds (not Linux), a program's exit wakes nothing: look often. Where waiting is seen,
+            # look again soon whether nothing more can happen.
+            nap = 0.002 if pending or polling else CONFIRM_SECONDS / 2 if self.sees_waiting else \
+                (remaining if self.pidfds else 0.05)
             for key, _ in self.selector.select(min(remaining, nap)):
                 self._handle(key)
+
+    def _stuck(self):
+        """Can nothing more happen? Every program of the scene is gone or waits for a message only the
+        referee could send (waiting.READY), the referee holds nothing for any and has nothing to read, and
+        nothing is on its way over a connection (waiting.in_flight; where that cannot be asked, never).
+        Seen twice, CONFIRM_SECONDS apart with nothing handled between, it is so: the scene ends now
+        (its deadline is now), not at its time limit. Where waiting cannot be seen, never."""
+        if not self.sees_waiting or self.halted:
+            return False
+        still = self._nothing_readable() and all(
+            (program.exited() and not program.tree()) or self.start.state(program, self._connections(program))
+            == waiting.READY for program in self.programs.values()) and \
+            waiting.in_flight([link.sock for link in self.links if link.open]) is False
+        now = time.monotonic()
+        if not still or self.seen_stuck is None or self.seen_stuck[1] != self.handled:
+            self.seen_stuck = (now, self.handled) if still else None
+            return False
+        if now - self.seen_stuck[0] < CONFIRM_SECONDS:
+            return False
+        self.stuck, self.deadline = True, min(self.deadline, now)
+        return True
 
     def settle(self):
         """Wait until every program waits or is gone (bounded)."""
@@ -372,6 +402,7 @@ class Scene:
                   polling=True)
 
     def _handle(self, key):
+        self.handled += 1
         data = key.data
         if data == "exit":
             self.selector.unregister(key.fileobj)
@@ -500,6 +531,18 @@ class Scene:
         (for the warning it gets, see advice.ending); "" where waiting cannot be seen."""
         return self.start.state(program, self._connections(program)) if self.sees_waiting else ""
 
+    def _ask_where(self, program, doing):
+        """The run over for a program still there (it is stopped, or nothing more could happen, or time was
+        up), ask it once where it is (programs.where): the line you read, with what it was `doing` then."""
+        if doing not in ("", "gone") and not self.halted and program.name not in self.stopped_at:
+            self.stopped_at[program.name] = (doing, started.where(program))
+
+    def _stopping(self, program):
+        """What a program is doing when it is stopped (see _doing); it is asked where it is."""
+        doing = self._doing(program)
+        self._ask_where(program, doing)
+        return doing
+
     def close(self, grace, relay=False):
         """Hang up every referee socket, give programs `grace` s to end (none if halted), stop them;
         a programs.Run for each.
@@ -521,6 +564,12 @@ class Scene:
                 if seen == waiting.BUSY and waiting.hides(link.program.tree()):
                     seen = HIDDEN
                 self.undelivered[link.program.name] = seen
+        # Asked after the last look (the question wakes a program's wait, which then starts again), before
+        # the hang-up (which moves it on); what it sends meanwhile is not read: it came too late.
+        for name, program in self.programs.items():
+            if self.out_of_time and not relay:
+                self._ask_where(program, self.at_end[name])
+        for link in list(self.links):
             if not (relay and link.partner is not None):
                 self._closed(link)
         programs = list(self.programs.values())
@@ -530,7 +579,8 @@ class Scene:
                 self.wait(lambda: all(program.exited() for program in programs))
                 grace = 0.0
         finally:
-            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace, self._doing)))
+            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace,
+                                                                 self._stopping)))
         for link in list(self.links):
             self._closed(link)
         for fd in self.pidfds:

@@ -402,7 +402,7 @@ def queues(sock):
     `sock` (held by TCP_CORK or Nagle's algorithm, or not yet acknowledged); None where sock_diag cannot be
     asked or finds no other end (then the caller assumes both are 0)."""
     found = _ask(sock) if can_see_queues() else None
-    return found and found[1:]
+    return found[1:] if found and found[0] else None
 
 
 _ASKED = []  # whether sock_diag answers here, once found out
@@ -422,10 +422,23 @@ def _can_ask():
     return _ASKED[0]
 
 
-def _ask(sock):
-    """(inode, unread, unsent) of the socket at the other end of `sock`, from inet_diag_msg; None if none."""
+def in_flight(socks):
+    """Are bytes on their way over any of the TCP connections `socks` (ours, each to a program on this
+    machine), either way? Sent by the program and not yet taken in by us (its end's bytes not yet
+    acknowledged: loopback delivers them later on a loaded machine), or sent by us and not yet read by it.
+    None where sock_diag cannot be asked."""
+    if not _can_ask():
+        return None
+    return any(found and any(found[1:]) for sock in socks for found in (_ask(sock), _ask(sock, own=True)))
+
+
+def _ask(sock, own=False):
+    """(inode, unread, unsent) of the socket at the other end of `sock` (`own`: of `sock` itself), from
+    inet_diag_msg (inode None once its program has let it go); None if none (or it cannot be asked)."""
     try:
         family, local, remote = sock.family, sock.getsockname(), sock.getpeername()
+        if own:
+            local, remote = remote, local
 
         def address(host):
             raw = socket.inet_pton(family, host)
@@ -440,7 +453,7 @@ def _ask(sock):
     if len(reply) < 88:
         return None  # an error: no such socket (yet)
     unread, unsent, _, inode = struct.unpack_from("=IIII", reply, 72)  # past the header: idiag_rqueue, wqueue, ...
-    return (inode, unread, unsent) if inode else None
+    return inode or None, unread, unsent
 
 
 def _unix_peer(inode):
