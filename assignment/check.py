@@ -63,6 +63,9 @@ NOT_WATCHED = (
     "it), so its timing checks are weaker here: it waits for {:g} s of silence instead, and a run where "
     "your programs wait on each other goes on to its time limit ({:g} s). The autograder sees it exactly, "
     "and a program that sends before it is asked fails there.".format(QUIET_SECONDS, LIMITS.scenario_seconds))
+QUEUES_UNSEEN = (
+    " On this computer the checker cannot ask the system what your program's connections still hold, so it "
+    "takes what your program wrote as sent, and what it was sent as read. The autograder asks.")
 
 
 def step(argv=None):
@@ -118,7 +121,8 @@ def main(argv=None):
                      else feedback.failure(expected, trace, judgement, LIMITS, feedback.CHECKER)).text())
     say()
     say(summary(len(checks), failed, len(not_done)))
-    say(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED))
+    say(AUTOGRADER_ALSO + ("" if waiting.can_see_waiting() else NOT_WATCHED)
+        + ("" if waiting.can_see_queues() else QUEUES_UNSEEN))
     return 1 if failed or not_done else 0
 
 

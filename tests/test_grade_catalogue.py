@@ -40,7 +40,8 @@ WORKERS = 8  # gradings at once: most of a grading is waiting, and a hang waits 
 TRICKY = ("cheat_client2_pong_before_ping", "cheat_server_forges_the_pong", "cheat_server_echoes",
           "cheat_client2_two_pongs", "solution", "cheat_client2_pong_then_exits_at_once",
           "cheat_server_forwards_the_ping_twice", "cheat_client2_spins_then_pongs", "cheat_client2_timer_pongs",
-          "correct_client2_asyncio_run_in_executor", "correct_client2_selector_and_a_socketpair")
+          "correct_client2_asyncio_run_in_executor", "correct_client2_selector_and_a_socketpair",
+          "correct_server_loops_until_none")  # 4 in 10 once lost 'together': the end of a stream taken for a frame
 REPEATS = 5
 
 

@@ -50,6 +50,7 @@ CHOSEN = [
 # FAIL there, and in the autograder. Only a FAIL on Linux may be a PASS here, and only in these checks.
 WEAKER = {"cheat_client2_sleeps_then_pongs": {"client2_answers", "together"}}
 WEAKER_NOTE = "so its timing checks are weaker here"
+QUEUES_NOTE = "takes what your program wrote as sent, and what it was sent as read"  # no sock_diag either
 
 
 def _unshare() -> list[str] | None:
@@ -103,6 +104,7 @@ def test_without_proc_sock_diag_fork_or_sessions_check_py_gives_linuxs_verdicts(
         assert "Traceback" not in done.stderr, f"{name}: check.py broke\n{done.stderr}"
         assert done.returncode == (0 if all(mine.values()) else 1), f"{name}\n{out}"
         assert out.count(WEAKER_NOTE) == 1, f"{name}: the weaker timing checks are not said once\n{out}"
+        assert out.count(QUEUES_NOTE) == 1, f"{name}: what it assumes of the queues is not said once\n{out}"
         linux = _linux(name)
         changed = {key for key in linux if mine[key] != linux[key]}
         if changed - WEAKER.get(name, set()) or any(linux[key] for key in changed):

@@ -117,6 +117,14 @@ WAITS = {
     "the main thread on a lock, a thread on the connection, a SIGALRM handler": (
         "signal.signal(signal.SIGALRM, print)\nthreading.Thread(target=c.recv, args=(1,)).start()\n"
         "threading.Event().wait()", waiting.SLEEPING),
+    # A timer's signal ends any thread's wait on the program itself (its handler may release the lock).
+    "a thread on a lock, the main thread on the connection, a SIGALRM handler": (
+        "signal.signal(signal.SIGALRM, print)\nheld = threading.Lock()\nheld.acquire()\n"
+        "threading.Thread(target=held.acquire).start()", waiting.SLEEPING),
+    # A timer of CPU time cannot fire while every thread is blocked.
+    "a thread on a lock, the main thread on the connection, ITIMER_VIRTUAL and its handler": (
+        "signal.signal(signal.SIGVTALRM, print)\nsignal.setitimer(signal.ITIMER_VIRTUAL, 60)\n"
+        "held = threading.Lock()\nheld.acquire()\nthreading.Thread(target=held.acquire).start()", waiting.READY),
     "no thread on the connection: a read of a pipe": ("pipe = os.pipe()\nos.read(pipe[0], 1)", waiting.SLEEPING),
     "a socketpair's recv with settimeout(60)": ("a, b = socket.socketpair()\na.settimeout(60)\n"
                                                 "threading.Thread(target=a.recv, args=(1,)).start()", waiting.SLEEPING),
@@ -250,6 +258,25 @@ def test_where_sock_diag_cannot_be_asked_far_end_says_so(monkeypatch):
     with socket.create_server(("127.0.0.1", 0)) as listening, socket.create_connection(listening.getsockname()) as ours:
         with pytest.raises(OSError, match="sock_diag"):
             waiting.far_end(ours)
+
+
+@pytest.mark.skipif(not waiting.can_see_queues(), reason="the queues are Linux's sock_diag")
+def test_queues_say_what_the_other_end_holds_unsent_and_unread():
+    """Sent means written, received means read: a corked write has not been sent, a peeked frame not read."""
+    with socket.create_server(("127.0.0.1", 0)) as listening, socket.create_connection(listening.getsockname()) as ours:
+        theirs, _ = listening.accept()
+        with theirs:
+            assert waiting.queues(ours) == (0, 0)
+            theirs.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            theirs.sendall(b"Pong\n")
+            assert waiting.queues(ours) == (0, 5)  # held back by the kernel: written, not sent
+            theirs.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            assert ours.recv(5) == b"Pong\n"
+            ours.sendall(b"Ping\n")
+            assert theirs.recv(5, socket.MSG_PEEK) == b"Ping\n"
+            assert waiting.queues(ours)[0] == 5  # peeked at: still there
+            assert theirs.recv(5) == b"Ping\n"
+            assert waiting.queues(ours)[0] == 0
 
 
 @pytest.mark.skipif(not hasattr(socket, "AF_NETLINK"), reason="sock_diag is Linux's")

@@ -16,8 +16,12 @@ is shown to you, never believed.
         Ping arrived, and sends nothing else.
 
 And one rule for the referee itself: it hands a message to a program only
-once that program is waiting for one (waiting.py), so whatever a
-program sends before it was asked, it sent unprompted, on every run.
+once that program is waiting for one (waiting.py) and all it wrote has left
+its sockets (sent means written: a write the kernel holds back, TCP_CORK,
+was sent when it was written), so whatever a program sends before it was
+asked, it sent unprompted, on every run. A frame reaches a program when the
+program takes it out of its socket (received means read): one still there
+when the program sends something, after a peek say, had not reached it.
 
 It writes down the first MAX_EVENTS frames of a run and ends the run there:
 the exchange is 4 frames, and any frame past those breaks a rule, so the
@@ -43,8 +47,9 @@ class Event:
     src: str  # "client1", "client2" or "server"
     dst: str
     seen: float  # seconds into the run when the referee received (or sent) it
-    passed: float  # when it reached `dst`: later than seen only if held until dst was waiting;
-    # infinity if it never did (dst had gone, or never waited for it)
+    passed: float  # when it reached `dst`, which took it out of its socket: later than seen only if held
+    # until dst was waiting; infinity if it never did (dst had gone, never waited for it, or never read it)
+    unread: bool = False  # delivered, but still in dst's socket when dst last sent something (a peek)
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,9 @@ def client2_breaks(events):
                 found.append(Broken(i, "client2 sent bytes that are not a message: {}".format(event.frame[8:])))
             elif event.frame != "Pong":
                 found.append(Broken(i, "client2 sent {}; its only message is a Pong".format(event.frame)))
+            elif delivered == 0 and any(e.dst == "client2" and e.unread for e in events[:i]):
+                found.append(Broken(i, "client2 sent a Pong before it had read the Ping: the Ping was still in "
+                                       "its socket (a peek leaves it there)"))
             elif delivered == 0:
                 found.append(Broken(i, "client2 sent a Pong before any Ping had reached it"))
             elif answered >= delivered:
@@ -239,6 +247,8 @@ def picture(run, events, judgement, others="reference", unlogged=0):
         text = "{:2}. {}".format(number, _line(event.frame, event.src, event.dst))
         if judgement.broken and judgement.broken.index == number - 1:
             text = "{:50} <-- wrong: {}".format(text, judgement.broken.why)
+        elif event.unread:
+            text = "{:50} <-- delivered, never read: {} left it in its socket".format(text, event.dst)
         elif event.passed == float("inf"):
             text = "{:50} <-- never delivered: {} was gone, or never waited for it".format(text, event.dst)
         lines.append(text)

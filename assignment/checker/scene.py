@@ -24,6 +24,7 @@ import os
 import selectors
 import socket
 import time
+from dataclasses import replace
 
 import utils2  # beside check.py, as in the autograder (it lends its own)
 
@@ -35,6 +36,7 @@ NEVER = float("inf")  # Event.passed of a frame that was sent but never delivere
 QUIET_SECONDS = 0.25  # where waiting cannot be seen: a program silent this long is taken to be waiting
 CONFIRM_SECONDS = 0.1  # a scene where nothing more can happen is looked at again after this long, then ended
 _PIDFD_OPEN = getattr(os, "pidfd_open", None)  # Linux, Python 3.9 or newer
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
 HIDDEN = "hidden"  # busy, as far as anyone could tell: it hid what it waits in (said of a message held to the end)
 
 
@@ -49,6 +51,8 @@ class Link:
         self.closing = False  # a tap side whose partner hung up: pass that on once the outbox is delivered
         self.received = []
         self.outbox = []  # (frame, bytes, when it was sent to the referee)
+        self.written = 0  # bytes the referee wrote to the program on this socket (as TCP counts them)
+        self.unread = []  # (index in the log, `written` at its end) of frames delivered, not yet known read
 
 
 class Scene:
@@ -61,7 +65,8 @@ class Scene:
     def __init__(self, limits, start, halt=None):
         self.start = start
         self.t0 = time.monotonic()
-        self.deadline = self.t0 + limits.scenario_seconds
+        self.seconds = limits.scenario_seconds
+        self.deadline = self.t0 + self.seconds
         self.settle_seconds = limits.settle_seconds
         self.sees_waiting = waiting.can_see_waiting()
         self.events, self.links, self.programs = [], [], {}
@@ -125,8 +130,10 @@ class Scene:
         begun = time.monotonic()
         try:
             for name, script, port, listening in wanted:
+                # A client tries to connect for the scene's whole time, which counts from when the programs
+                # run (below): not what is left now, after the starts before it (none, on a loaded machine).
                 env = {"PINGPONG_HOST": HOST, "PINGPONG_PORT": str(port),
-                       "PINGPONG_CONNECT_TIMEOUT": str(self.left())}
+                       "PINGPONG_CONNECT_TIMEOUT": str(self.seconds)}
                 fds = ()
                 if listening is not None and self.start.hands_over:
                     env["PINGPONG_LISTEN_FD"] = str(listening.fileno())
@@ -182,7 +189,7 @@ class Scene:
         link = self._add(sock, me, "server", program)
         link.greeted = True
         try:
-            sock.sendall(utils2.encode(me))
+            self._write(link, utils2.encode(me))
         except OSError:
             self._closed(link)
         return link
@@ -235,17 +242,54 @@ class Scene:
         while link.outbox:
             frame, data, seen = link.outbox[0]
             try:
-                link.sock.sendall(data)
+                self._write(link, data)
             except OSError:
                 self._closed(link)
                 return
             link.outbox.pop(0)
             if link.program is not None:  # where waiting is not seen: its silence counts from now
                 self.heard[link.program.name] = time.monotonic()
+            if len(self.events) < referee.MAX_EVENTS:
+                link.unread.append((len(self.events), link.written))
             # seen: when its sender sent it (a role the referee plays: when it chose to), even if held since
             self._log(referee.Event(frame, self._sender(link), link.peer, seen, self.now()))
         if link.closing:
             self._hang_up(link)
+
+    @staticmethod
+    def _write(link, data):
+        link.sock.sendall(data)
+        link.written += len(data)
+
+    def _taken_out(self, program, reset=None):
+        """Received means read: a frame the referee delivered reaches `program` when the program takes it
+        out of its socket (a peek leaves it there). Asked of the kernel when the program sends something (and
+        when it resets a connection, closing it with bytes unread: `reset`): a frame still there then did not
+        reach it before it sent that (its `passed` is NEVER until a later look finds it read). Where the
+        kernel cannot be asked, a frame delivered counts as read."""
+        now = self.now()
+        for link in self.links:
+            if link.program is not program or not link.unread:
+                continue
+            if link is reset:
+                left = 1  # at least its last byte
+            else:
+                queues = waiting.queues(link.sock) if link.open else None
+                if queues is None:
+                    continue  # gone, or the kernel cannot be asked: as if read
+                left = queues[0]
+            kept = [(index, end) for index, end in link.unread if end > link.written - left]
+            for index, end in link.unread:
+                unread = (index, end) in kept
+                if unread != self.events[index].unread:  # found unread, or read since
+                    self.events[index] = replace(self.events[index], passed=NEVER if unread else now, unread=unread)
+            link.unread = kept
+
+    def _all_sent(self, program):
+        """Sent means written: has everything `program` wrote to the referee left its sockets? (TCP_CORK
+        holds a write back; so does Nagle's algorithm.) Where the kernel cannot be asked, it has."""
+        return not any((waiting.queues(link.sock) or (0, 0))[1] for link in self.links
+                       if link.program is program and link.open)
 
     @staticmethod
     def _sender(link):
@@ -275,7 +319,8 @@ class Scene:
             return not delivering and self.now() - since >= self.settle_seconds
         if now == waiting.SLEEPING:
             return False
-        return self._nothing_readable() and self.start.state(program, ends) == waiting.READY
+        return (self._all_sent(program) and self._nothing_readable()
+                and self.start.state(program, ends) == waiting.READY)
 
     def _connections(self, program):
         """The inodes of `program`'s sockets that a message from the referee comes on: its ends of the
@@ -385,12 +430,19 @@ class Scene:
         outer.partner, inner.partner = inner, outer
 
     def _read(self, link):
+        reset = None
         try:
             chunk = link.sock.recv(4096)
+            if _QUICKACK is not None:  # acknowledged at once: until then, what it wrote counts as unsent
+                link.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except ConnectionResetError:
+            chunk, reset = b"", link
         except OSError:
             chunk = b""
         if link.program is not None:  # the program at the other end just spoke (or hung up)
             self.heard[link.program.name] = time.monotonic()
+            if chunk or reset:
+                self._taken_out(link.program, reset)
         if not chunk:
             if link.buffer:  # a last frame without its newline: not a message, but sent all the same
                 self._frame(link, link.buffer, complete=False)
@@ -422,7 +474,7 @@ class Scene:
                 link.partner.me = item[1]
                 if link.partner.open:  # a server that dropped the relayed connection gets no hello
                     try:
-                        link.partner.sock.sendall(raw)
+                        self._write(link.partner, raw)
                     except OSError:
                         self._closed(link.partner)
             return
@@ -468,6 +520,7 @@ class Scene:
         stream, and what it still sends is read and logged (never delivered) until it closes too."""
         try:
             link.sock.shutdown(socket.SHUT_WR)
+            link.written += 1  # the end of the stream takes a byte of it, in its receive queue until read
         except OSError:
             self._closed(link)
 

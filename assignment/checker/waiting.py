@@ -4,39 +4,37 @@ check.py and the autograder both ask this file, so the two hand your
 programs their messages alike. You do not need to read it, and changing it
 changes nothing: the autograder uses its own copy.
 
-A program is waiting for a message when none of its threads can wake up by
-itself, so that only a message can move it:
-  - every thread is blocked with no timeout, each on its connections (its
-    ends of its connections to the other side, and the listening socket it
-    was handed), on another thread (a lock, join(), Event.wait(),
-    queue.get()), on a child process (os.wait()), or on a pipe, an eventfd
-    or a socketpair both ends of which are open in its own processes;
-    directly or through select, poll and epolls of any depth;
-  - and at least one thread waits for input on its connections.
-A wait that watches its connections for input may have a timeout, and the
-main thread (where Python runs signal handlers) an alarm while in such a
-wait: the message is handed over as soon as the program is seen waiting,
-and it ends that wait first.
-Anything else means it is not waiting: a thread running or asleep, any
-other wait with a timeout, a timer (a timerfd, an alarm or a POSIX timer),
-and a wait on anything else. Only what can be seen from outside counts:
-alarm() cannot be, so a program that handles SIGALRM is taken to hold one;
-nor can a socket's timeout (SO_RCVTIMEO), so a read of a socketpair itself
-does not count (a select or a selector on it does).
+The rule, stated once (docs/grading.md says why): a program is waiting for a
+message when none of its threads can wake up by itself, so that only a
+message can move it. Every thread is blocked, each on its connections (its
+ends of its connections to the other side, and a listening socket it was
+handed), or with no timeout on the program itself: another thread (a lock,
+join(), queue.get()), a child (os.wait()), or a pipe, eventfd or socketpair
+both ends of which its own processes hold, directly or through select, poll
+and epolls of any depth; at least one thread waits for input on its
+connections; and where a thread waits on the program itself, its process
+holds no timer (the signal of which could end that wait, or make a handler
+end it). Anything else (running,
+asleep, a timeout on any other wait, a timerfd, a wait on anything else) is
+not waiting. A wait on its connections may keep a timeout: the message is
+handed over as soon as the program is seen waiting, and ends it first.
 
-Both ends of a pipe are looked for in the program's processes' tables of
-files, and the other end of a socketpair is found by sock_diag; whether a
-process outside the program holds an end too is not looked for (it would
-take a look at every process). Threads that ended and zombies count for
-nothing; a program that hides what it waits in (not dumpable) is never
-waiting, and a thread whose wait /proc shows no one (it does not hide it)
-is judged by its state letter alone (blocked: as if on its connections). Files are looked up in the thread's
-own table of files (a thread may have one of its own). Not seen: a read
-already blocked on a file whose number is then given to the connection
-(dup2), and an inner epoll whose number is given to another epoll. Linux
-only (/proc), on x86_64 and aarch64 with a 64-bit Python (the syscall
-numbers below); elsewhere the answer is always BUSY and the caller falls
-back on what it can see.
+Two more facts come from the kernel's queues (queues(), asked by scene.py):
+a program whose connections still hold bytes it wrote (TCP_CORK, Nagle) is
+not settled, since sent means written; and a frame still in its socket when
+it sends something (after a peek) has not reached it, since received means
+read.
+
+Only what can be seen from outside counts. alarm() cannot be, so a process
+that handles SIGALRM holds a timer; nor can SO_RCVTIMEO, so a read of a
+socketpair itself is not waiting (a select or selector on it is). Whether a
+process outside the program holds an end of its pipe too is not looked for
+(it would take a look at every process). A program that hides what it waits
+in (not dumpable) is never waiting; a thread whose wait /proc shows no one
+(it does not hide it) is judged by its state letter alone. Linux only
+(/proc), on x86_64 and aarch64 with a 64-bit Python (the syscall numbers
+below); elsewhere the answer is always BUSY and the caller falls back on what
+it can see.
 
 Standard library only, Python 3.8 or newer.
 """
@@ -107,38 +105,32 @@ def state(pids, connections=None):
     if not can_see_waiting():
         return _state(BUSY)
     pids = set(pids)
-    held, answer, on_connection, mains = _Held(pids), None, False, []
+    held, found = _Held(pids), []  # (kind, pid, main thread?, what it does in words) of each blocked thread
     for pid in pids:
         if _hides(pid):
             return _state(BUSY, "it hid what it waited in")
-        try:
-            tasks = os.listdir("/proc/{}/task".format(pid))
-        except OSError:
-            continue  # gone
-        for task in tasks:
+        for task in _listdir("/proc/{}/task".format(pid)):
             thread = "/proc/{}/task/{}".format(pid, task)
             letter, parent = _stat(thread)
             if letter is None or letter in ("Z", "X"):
-                continue
+                continue  # ended
             kind, doing = _wait(thread, connections, held) if letter in _BLOCKED else (None, "was running")
-            if kind == "message":
-                on_connection = True
-                continue
             who = "a process it started" if parent in pids else "its main thread" if task == str(pid) else \
                 "a thread of it"
             if kind is None:
                 return _state(BUSY, who + " " + doing)
-            if kind != "inside" and answer is None:
-                answer = _state(SLEEPING, who + " " + doing)
-            if task == str(pid):
-                mains.append((pid, who + " " + doing))
-    for pid, doing in [] if answer else mains:  # the main thread runs signal handlers: a timer's wakes it
-        timer = _timer(pid)
+            found.append((kind, pid, task == str(pid), who + " " + doing))
+    for kind, pid, main, doing in found:
+        if not kind:
+            return _state(SLEEPING, doing)
+    for kind, pid, main, doing in found:  # a signal ends any wait of its process (its handler runs in the main thread)
+        timer = _timer(pid) if kind == "inside" else ""
         if timer:
             return _state(SLEEPING, "{}, and {}".format(doing, timer))
-    if answer is None and not on_connection:
-        return _state(SLEEPING, "; ".join(["no thread of it waited on its connection"] + [doing for _, doing in mains]))
-    return answer or _state(READY)
+    if not any(kind == "message" for kind, *_ in found):
+        return _state(SLEEPING, "; ".join(["no thread of it waited on its connection"]
+                                          + [doing for _, _, main, doing in found if main]))
+    return _state(READY)
 
 
 def hides(pids):
@@ -204,20 +196,20 @@ def _wait(thread, connections, held):
     if at is not None and (not args[at] & 0x80000000 if form == "ms" else args[at]):
         timed = " with a {:g} s timeout".format((args[at] & 0xFFFFFFFF) / 1000) if form == "ms" else " with a timeout"
     doing = _DOING.get(kind, "was blocked in something other than a wait (a write, say)")
-    if kind in ("thread", "child"):
-        return ("", doing + timed) if timed else ("inside", doing)
-    if kind not in ("read", "poll", "select", "epoll"):
-        return "", doing
-    try:
-        files = _watched(thread, kind, args)
-        found = _files(thread, files, connections, held, 0, kind == "read")
-    except (OSError, ValueError, OverflowError, struct.error):
-        return "", "waited on files that could not be looked at"
-    if not files:
-        return "", _DOING["sleep"] if timed else _DOING["signal"]
+    found = "inside" if kind in ("thread", "child") else ""
+    if kind in ("read", "poll", "select", "epoll"):
+        try:
+            files = _watched(thread, kind, args)
+            found = _files(thread, files, connections, held, 0, kind == "read")
+        except (OSError, ValueError, OverflowError, struct.error):
+            return "", "waited on files that could not be looked at"
+        if not files:
+            return "", _DOING["sleep"] if timed else _DOING["signal"]
+        if found not in ("message", "inside"):
+            return "", "waited on " + found
     if found == "inside" and timed:
         return "", doing + timed
-    return (found, doing) if found in ("message", "inside") else ("", "waited on " + found)
+    return found, doing
 
 
 _POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
@@ -384,7 +376,7 @@ def far_end(sock):
     """
     if not _can_ask():
         raise OSError("sock_diag cannot tell this machine's connections apart")
-    return _ask(sock)
+    return (_ask(sock) or (None,))[0]
 
 
 def far_ends(socks, known):
@@ -399,6 +391,20 @@ def far_ends(socks, known):
     return {known[sock] for sock in socks if known[sock]}
 
 
+def can_see_queues():
+    """Whether queues() can tell on this system (Linux's sock_diag)."""
+    return _can_ask()
+
+
+def queues(sock):
+    """(unread, unsent) at the other end of `sock`, a TCP connection on this machine: the bytes sent to the
+    program that it has not read yet (a peek leaves them there), and the bytes it wrote that have not reached
+    `sock` (held by TCP_CORK or Nagle's algorithm, or not yet acknowledged); None where sock_diag cannot be
+    asked or finds no other end (then the caller assumes both are 0)."""
+    found = _ask(sock) if can_see_queues() else None
+    return found[1:] if found and found[0] else None
+
+
 _ASKED = []  # whether sock_diag answers here, once found out
 
 
@@ -410,7 +416,7 @@ def _can_ask():
                 with socket.create_connection(listening.getsockname()) as ours:
                     theirs, _ = listening.accept()
                     with theirs:
-                        _ASKED.append(_ask(ours) == os.fstat(theirs.fileno()).st_ino)
+                        _ASKED.append((_ask(ours) or (None,))[0] == os.fstat(theirs.fileno()).st_ino)
         except (OSError, AttributeError):
             _ASKED.append(False)
     return _ASKED[0]
@@ -423,23 +429,12 @@ def in_flight(socks):
     None where sock_diag cannot be asked."""
     if not _can_ask():
         return None
-    for sock in socks:
-        for reply in (_record(sock), _record(sock, own=True)):  # its end; ours (what we sent, not yet taken in)
-            if len(reply) >= 88 and any(struct.unpack_from("=II", reply, 72)):  # inet_diag_msg's rqueue, wqueue
-                return True
-    return False
+    return any(found and any(found[1:]) for sock in socks for found in (_ask(sock), _ask(sock, own=True)))
 
 
-def _ask(sock):
-    reply = _record(sock)
-    if len(reply) < 88:
-        return None  # an error: no such socket (yet)
-    return struct.unpack_from("=I", reply, 84)[0] or None  # inet_diag_msg's inode, past the header
-
-
-def _record(sock, own=False):
-    """sock_diag's record of the socket at the other end of `sock` (`own`: of `sock` itself); b"" if none
-    (or it cannot be asked)."""
+def _ask(sock, own=False):
+    """(inode, unread, unsent) of the socket at the other end of `sock` (`own`: of `sock` itself), from
+    inet_diag_msg (inode None once its program has let it go); None if none (or it cannot be asked)."""
     try:
         family, local, remote = sock.family, sock.getsockname(), sock.getpeername()
         if own:
@@ -450,11 +445,15 @@ def _record(sock, own=False):
             return raw + bytes(16 - len(raw))
 
         # Its local address is our remote one. Cookie: none (all ones).
-        return _diag(struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
-                     + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
-                     + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
+        reply = _diag(struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
+                      + struct.pack(">HH", remote[1], local[1]) + address(remote[0]) + address(local[0])
+                      + struct.pack("=III", 0, 0xFFFFFFFF, 0xFFFFFFFF))
     except (OSError, AttributeError, ValueError):
-        return b""
+        return None
+    if len(reply) < 88:
+        return None  # an error: no such socket (yet)
+    unread, unsent, _, inode = struct.unpack_from("=IIII", reply, 72)  # past the header: idiag_rqueue, wqueue, ...
+    return inode or None, unread, unsent
 
 
 def _unix_peer(inode):
