@@ -54,10 +54,9 @@ def course():
 
 LIMITS, MUST_END = course()
 AUTOGRADER_ALSO = (
-    "The autograder also checks what this cannot: it runs the two files you upload, with its own "
-    "utils2.py and client1.py (your changes to those are not used), against its own reference programs, "
-    "with limits on time and memory, and it reports any change outside the "
-    "'# *** start ***' / '# *** end ***' markers.")
+    "The autograder also checks what this cannot: it runs the two files you upload with its own "
+    "utils2.py (your changes to it, or to client1.py, are not used), with limits on time and memory, "
+    "and it reports any change outside the '# *** start ***' / '# *** end ***' markers.")
 NOT_WATCHED = (
     " On this computer the checker cannot see when your program waits for a message (only Linux shows "
     "it), so its timing checks are weaker here: it waits for {:g} s of silence instead, and a run where "

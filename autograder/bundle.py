@@ -114,7 +114,8 @@ def handout_entries(chosen: Rubric | None = None) -> list[Entry]:
     entries = [Entry(f"{HANDOUT_FOLDER}/{name}", FOLDER / name) for name in HANDOUT_FILES if name != "README.md"]
     text = readme((FOLDER / "README.md").read_text(encoding="utf-8"), port())
     entries.append(Entry(f"{HANDOUT_FOLDER}/README.md", FOLDER / "README.md", data=text.encode("utf-8")))
-    entries.append(Entry(f"{HANDOUT_FOLDER}/{SELF_CHECK_RUBRIC}", PACKAGE / "rubric.toml", data=self_check_rubric(chosen)))
+    entries.append(Entry(f"{HANDOUT_FOLDER}/{SELF_CHECK_RUBRIC}", PACKAGE / "rubric.toml",
+                         data=self_check_rubric(chosen)))
     return sorted(entries, key=lambda e: e.name)
 
 

@@ -133,13 +133,15 @@ def test_each_entry_gets_exactly_its_score(catalogue, entry):
     for key, (hint, words) in EXPECTED[entry].hint.items():
         verdict = next(v for v in got.grade.verdicts if v.test.key == key)
         shown = got.explanation(key)
-        assert (verdict.hint and verdict.hint.key, words in shown) == (hint, True), f"{entry}, {key}: not hint {hint!r} with {words!r}:\n{shown}"
+        assert (verdict.hint and verdict.hint.key, words in shown) == (hint, True), \
+            f"{entry}, {key}: not hint {hint!r} with {words!r}:\n{shown}"
     pinned = EXPECTED[entry].hint
     unpinned = [(v.test.key, v.hint) for v in got.grade.verdicts if v.test.key in GRADED and v.passed and v.hint
                 and v.test.key not in pinned]  # a warning given where none is pinned: every one is pinned
     assert unpinned == [], f"{entry}: warnings the catalogue does not expect: {unpinned}"
     assert got.results["score"] == EXPECTED[entry].total(IN_FORCE)
-    hints = [t["output"].split("**Hint:** ")[1].split("\n")[0] for t in got.results["tests"] if "**Hint:** " in t["output"]]
+    hints = [t["output"].split("**Hint:** ")[1].split("\n")[0] for t in got.results["tests"]
+             if "**Hint:** " in t["output"]]
     assert len(hints) == len(set(hints)), f"{entry}: a hint said twice word for word:\n{hints}"
 
 

@@ -121,7 +121,7 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     crashed = next((p for p in focus + list(programs) if p.crashed and not (out_of_time and p.at_end == WAITING)),
                    None)  # the error of a program that was waiting when the time was up came from the stop
     if stuck is not None and crashed is None:
-        return _stuck(stuck, events, "there" if stuck_early else "after {:g} s".format(seconds))
+        return _stuck(stuck, events, "at once" if stuck_early else "after {:g} s".format(seconds))
     left = next((p for p in programs if closed[:1] == (p.name,)), None)
     if crashed is not None and left not in (None, crashed) and _disconnected(crashed) and \
             ".close() was called before" not in crashed.error:
@@ -145,8 +145,8 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
                     "only to a program that waits for it. Call {} where you need the next message: it waits until "
                     "one comes, so no loop of your own is needed to wait.".format(stopped.name, seconds, receive))
     if stopped is not None:
-        return Advice(stopped.name + "-still-running", "Your {} was still running after {:g} s without doing this step: it may be "
-                    "waiting for a message that never comes, or stuck in a loop.".format(stopped.name, seconds))
+        return Advice(stopped.name + "-still-running", "Your {} was still running after {:g} s without doing "
+                    "this step: it may be waiting for a message that never comes, or stuck in a loop.".format(stopped.name, seconds))
     ended = next((p for p in focus + list(programs) if p.returncode == 0), None)
     return _ended(ended.name if ended else "", events)
 
@@ -403,8 +403,8 @@ def ending(programs, seconds):
         return Advice("wait-on-each-other", "Your server and your client2 waited on each other after the exchange: "
                     "once client1 had gone, your server was waiting for client2 (for a message, or for it to close "
                     "its connection) and your client2 for the server, so in a real run neither would ever end. Both "
-                    "were stopped, as nothing more could happen. One of them has to end first: for instance your client2, once it has "
-                    "sent its Pong (then your server's receive_message() returns None, as both clients have gone, "
+                    "were stopped, as nothing more could happen. One of them has to end first: for instance your "
+                    "client2, once it has sent its Pong (then your server's receive_message() returns None, as both clients have gone, "
                     "and it can end too).")
     program = next((p for p in stopped if p.at_stop != WAITING), stopped[0])  # what the others waited on, if any
     none = ("server.receive_message() returns None once both clients have gone" if program.name == "server"

@@ -64,7 +64,7 @@ def where(program):
     utils2 answers the signal on stderr and the program goes on as it was (see utils2._tell_where).
     """
     ask = getattr(signal, "SIGUSR1", None)
-    if ask is None or not _handles(program.pid, ask):
+    if ask is None or not waiting.catches(program.pid, ask):
         return ()
     errors = program.outputs[1].fileno()
     start = os.fstat(errors).st_size
@@ -79,16 +79,6 @@ def where(program):
             return tuple(line[len(utils2.WHERE + "at "):] for line in told.split("\n")
                          if line.startswith(utils2.WHERE + "at "))
         time.sleep(0.005)
-
-
-def _handles(pid, signum):
-    """Does the process catch the signal (/proc's SigCgt)? Where that cannot be read: no."""
-    try:
-        with open("/proc/{}/status".format(pid)) as stream:
-            caught = next(line.split()[1] for line in stream if line.startswith("SigCgt:"))
-        return bool(int(caught, 16) >> (signum - 1) & 1)
-    except (OSError, StopIteration, ValueError, IndexError):
-        return False
 
 
 @dataclass(frozen=True)

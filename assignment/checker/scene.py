@@ -376,15 +376,16 @@ class Scene:
 
     def _stuck(self):
         """Can nothing more happen? Every program of the scene is gone or waits for a message only the
-        referee could send (waiting.READY), the referee holds nothing for any and has nothing to read, and
-        nothing is on its way over a connection (waiting.in_flight; where that cannot be asked, never).
+        referee could send (waiting.READY, with no timeout or timer that could wake it), the referee
+        holds nothing for any and has nothing to read, and nothing is on its way over a connection
+        (waiting.in_flight; where that cannot be asked, never).
         Seen twice, CONFIRM_SECONDS apart with nothing handled between, it is so: the scene ends now
         (its deadline is now), not at its time limit. Where waiting cannot be seen, never."""
         if not self.sees_waiting or self.halted:
             return False
         still = self._nothing_readable() and all(
-            (program.exited() and not program.tree()) or self.start.state(program, self._connections(program))
-            == waiting.READY for program in self.programs.values()) and \
+            (program.exited() and not program.tree()) or self._waits_for_good(program)
+            for program in self.programs.values()) and \
             waiting.in_flight([link.sock for link in self.links if link.open]) is False
         now = time.monotonic()
         if not still or self.seen_stuck is None or self.seen_stuck[1] != self.handled:
@@ -394,6 +395,10 @@ class Scene:
             return False
         self.stuck, self.deadline = True, min(self.deadline, now)
         return True
+
+    def _waits_for_good(self, program):
+        seen = self.start.state(program, self._connections(program))
+        return seen == waiting.READY and not getattr(seen, "wakes", "")
 
     def settle(self):
         """Wait until every program waits or is gone (bounded)."""

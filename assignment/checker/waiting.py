@@ -77,14 +77,16 @@ _DOING = {"thread": "waited on another thread (a lock, join(), Event.wait(), que
 
 class State(str):
     """READY, BUSY or SLEEPING, equal to that word, with what was seen in words for a hint (`why`:
-    "its main thread waited on an epoll ... with a 1 s timeout"): callers that only compare it need not know."""
+    "its main thread waited on an epoll ... with a 1 s timeout"): callers that only compare it need not know.
+    A READY program may still wake by itself, through a timeout on its wait for a message or a timer: `wakes`
+    says how ('' if it cannot), so that a scene never takes it for stuck."""
 
-    why = ""
+    why = wakes = ""
 
 
-def _state(word, why=""):
+def _state(word, why="", wakes=""):
     found = State(word)
-    found.why = why
+    found.why, found.wakes = why, wakes
     return found
 
 
@@ -114,23 +116,26 @@ def state(pids, connections=None):
             letter, parent = _stat(thread)
             if letter is None or letter in ("Z", "X"):
                 continue  # ended
-            kind, doing = _wait(thread, connections, held) if letter in _BLOCKED else (None, "was running")
+            kind, doing, timed = _wait(thread, connections, held) if letter in _BLOCKED else (None, "was running", "")
             who = "a process it started" if parent in pids else "its main thread" if task == str(pid) else \
                 "a thread of it"
             if kind is None:
                 return _state(BUSY, who + " " + doing)
-            found.append((kind, pid, task == str(pid), who + " " + doing))
-    for kind, pid, main, doing in found:
+            found.append((kind, pid, task == str(pid), who + " " + doing, timed))
+    for kind, pid, main, doing, timed in found:
         if not kind:
             return _state(SLEEPING, doing)
-    for kind, pid, main, doing in found:  # a signal ends any wait of its process (its handler runs in the main thread)
+    # A signal ends any wait of its process (its handler runs in the main thread).
+    for kind, pid, main, doing, timed in found:
         timer = _timer(pid) if kind == "inside" else ""
         if timer:
             return _state(SLEEPING, "{}, and {}".format(doing, timer))
     if not any(kind == "message" for kind, *_ in found):
         return _state(SLEEPING, "; ".join(["no thread of it waited on its connection"]
-                                          + [doing for _, _, main, doing in found if main]))
-    return _state(READY)
+                                          + [doing for _, _, main, doing, _ in found if main]))
+    wakes = next((doing + timed for kind, _, _, doing, timed in found if timed), "") or \
+        next(filter(None, (_timer(pid) for pid in {pid for _, pid, *_ in found})), "")
+    return _state(READY, wakes=wakes)
 
 
 def hides(pids):
@@ -175,8 +180,9 @@ def _stat(thread):
 
 
 def _wait(thread, connections, held):
-    """What a blocked thread waits in: ("message", words) with its connections among it, ("inside", words)
-    with no timeout on the program itself alone, ("", words) on anything else; (None, words) if it is running.
+    """What a blocked thread waits in: ("message", words, timeout) with its connections among it, ("inside",
+    words, "") with no timeout on the program itself alone, ("", words, timeout) on anything else; (None, words,
+    "") if it is running. `timeout`: the wait's timeout in words ("" if none).
 
     Running: the state letter said blocked, but the thread woke up before
     its syscall could be read. The letter is old news then: a program
@@ -185,11 +191,11 @@ def _wait(thread, connections, held):
     try:
         fields = _read(thread + "/syscall").decode("ascii", "replace").split()
     except OSError:
-        return "message", ""  # not ours to read, though it does not hide (see _hides): judge by the state letter
+        return "message", "", ""  # not ours to read, though it does not hide (see _hides): judge by the state letter
     if fields[:1] == ["running"]:
-        return None, "was running"
+        return None, "was running", ""
     if len(fields) < 7 or not fields[0].isdigit():
-        return "", "was stopped"  # "-1": blocked in no syscall
+        return "", "was stopped", ""  # "-1": blocked in no syscall
     number, args = int(fields[0]), [int(field, 16) for field in fields[1:7]]
     kind, at, form = _SYSCALLS.get(number, ("", None, ""))
     timed = ""  # none: no such argument, a negative number of milliseconds, or no pointer
@@ -202,14 +208,14 @@ def _wait(thread, connections, held):
             files = _watched(thread, kind, args)
             found = _files(thread, files, connections, held, 0, kind == "read")
         except (OSError, ValueError, OverflowError, struct.error):
-            return "", "waited on files that could not be looked at"
+            return "", "waited on files that could not be looked at", timed
         if not files:
-            return "", _DOING["sleep"] if timed else _DOING["signal"]
+            return "", _DOING["sleep"] if timed else _DOING["signal"], timed
         if found not in ("message", "inside"):
-            return "", "waited on " + found
+            return "", "waited on " + found, timed
     if found == "inside" and timed:
-        return "", doing + timed
-    return found, doing
+        return "", doing + timed, timed
+    return found, doing, timed
 
 
 _POLLIN = 0x1 | 0x40  # POLLIN, POLLRDNORM; the same bits in epoll's events
@@ -348,14 +354,21 @@ class _Held:
 def _timer(pid):
     """A timer whose signal may wake the process's main thread though no wait shows it, in words ('' if none).
     alarm() and setitimer() cannot be seen from outside: only that the process handles their SIGALRM."""
+    if catches(pid, 14):  # SIGALRM
+        return "it handles SIGALRM (signal.alarm, signal.setitimer), whose timer cannot be seen"
+    try:
+        return "it holds a POSIX timer" if _read("/proc/{}/timers".format(pid)).strip() else ""
+    except OSError:
+        return ""  # gone; or no /proc/PID/timers on this kernel
+
+
+def catches(pid, signum):
+    """Does the process handle the signal (/proc's SigCgt)? Where that cannot be read: no."""
     try:
         status = _read("/proc/{}/status".format(pid)).decode("ascii", "replace")
-        caught = int(status.split("SigCgt:", 1)[1].split()[0], 16)
-        if caught >> 13 & 1:  # SIGALRM, 14
-            return "it handles SIGALRM (signal.alarm, signal.setitimer), whose timer cannot be seen"
-        return "it holds a POSIX timer" if _read("/proc/{}/timers".format(pid)).strip() else ""
+        return bool(int(status.split("SigCgt:", 1)[1].split()[0], 16) >> (signum - 1) & 1)
     except (OSError, IndexError, ValueError):
-        return ""  # gone; or no /proc/PID/timers on this kernel
+        return False
 
 
 def _listdir(folder):
