@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import intake, sandbox, scene, skeleton
@@ -76,10 +76,12 @@ def grade(sources: list[Path], rubric: Rubric, workdir: Path | None = None) -> G
     try:
         taken = intake.take(sources, root / "intake")
         traces = {} if taken.problem else scene.play_all(taken.files, rubric.limits, root)
-        # A cause explained once, in the first test it fails, among tests shown alike: a test shown now must
-        # never send the student to the hint of a test held back (docs/grading.md: holding a test back).
+        # A cause explained once, in the first test it fails among those shown whenever it is shown: a visible
+        # test, or one held back alike. A test shown now never sends the student to a test held back
+        # (docs/grading.md: holding a test back); a held-back test may send them to a visible one.
         said = {visibility: feedback.Said() for visibility in {test.visibility for test in rubric.tests}}
-        verdicts = tuple(_verdict(test, taken, traces, rubric, said[test.visibility]) for test in rubric.tests)
+        verdicts = tuple(_verdict(test, taken, traces, rubric, said[test.visibility], said.get("visible"))
+                         for test in rubric.tests)
     finally:
         if own:
             shutil.rmtree(root, ignore_errors=True)
@@ -112,7 +114,8 @@ def _concerns(taken: intake.Intake, traces: dict[str, scene.Trace], verdicts: tu
 _SAID = {"missing", "unrunnable", "renamed", "ignored"}
 
 
-def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, said: feedback.Said) -> Verdict:
+def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, said: feedback.Said,
+             shown: feedback.Said | None) -> Verdict:
     if test.key == "files_present":
         return _files_present(test, taken)
     if test.key == "outside_unchanged":
@@ -133,7 +136,8 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, sai
         told = feedback.unended(test.expected, warning)
     else:
         told = feedback.failure(test.expected, trace, judgement, rubric.limits, feedback.GRADER)
-    return Verdict(test, False, said(test.name, told).markdown(), told.hint)
+    seen = shown.first.get(told.cause) if shown is not None and shown is not said else None
+    return Verdict(test, False, (replace(told, see=seen) if seen else said(test.name, told)).markdown(), told.hint)
 
 
 # The hints of the informational tests, and of a submission that could not be read: their outputs say more.
