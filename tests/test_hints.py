@@ -6,7 +6,7 @@ programs; here, the evidence that chooses it, one fact changed at a time.
 
 from __future__ import annotations
 
-from autograder.handout import advice, referee, waiting
+from autograder.handout import advice, referee, scenario, scene, waiting
 
 NEVER = float("inf")
 PING_IN = referee.Event("Ping", "client1", "server", 0.1, 0.1)
@@ -48,11 +48,37 @@ def test_a_program_never_handed_its_message_is_told_what_it_was_seen_waiting_in(
     told = advice.hint(silent, (ping_held,), [advice.Seen("client2", None)], seconds=5, held={"client2": seen},
                        out_of_time=True)
     assert told.key == "client2-sleeping"
-    assert "when last looked at, its main thread waited on an epoll (a selector, or asyncio's event loop) with a " \
-           "1 s timeout." in told.text
+    assert "while the message waited for it, its main thread waited on an epoll (a selector, or asyncio's event " \
+           "loop) with a 1 s timeout." in told.text
     plain = advice.hint(silent, (ping_held,), [advice.Seen("client2", None)], seconds=5,
                         held={"client2": waiting.SLEEPING}, out_of_time=True)  # a state without words
     assert plain.key == "client2-sleeping" and "it was asleep or waiting with a timeout." in plain.text
+
+
+def test_a_message_held_from_a_program_that_sleeps_is_held_for_that_though_it_was_last_caught_running():
+    """A thread that wakes every 0.1 s is now and then caught running: the sleep is why the message waited,
+    whichever look came last (the hint of client2_keeps_a_thread_waiting_with_a_timeout once hung on it)."""
+    asleep = waiting.State(waiting.SLEEPING)
+    asleep.why = "a thread of it waited on another thread (a lock, join(), Event.wait(), queue.get()) with a timeout"
+    looks = iter([waiting.State(waiting.BUSY), asleep, waiting.State(waiting.BUSY), waiting.State(waiting.BUSY)])
+
+    class Start:
+        def state(self, program, ends):
+            return next(looks)
+
+    class Client2:
+        name = "client2"
+
+        def exited(self):
+            return False
+
+    played = scene.Scene(scenario.Limits(), Start())
+    try:
+        played.sees_waiting, played._connections = True, lambda program: set()
+        assert not any(played._settled(Client2(), since=0.0) for _ in range(4))
+        assert played.held_as["client2"] == waiting.SLEEPING and played.held_as["client2"].why == asleep.why
+    finally:
+        played.selector.close()
 
 
 def test_a_traceback_only_words_the_hint_of_a_check_that_failed_on_the_frames():

@@ -306,7 +306,7 @@ def test_a_client2_never_ready_for_the_ping_is_told_it_was_sleeping(tmp_path):
     done = _check(_handout_with(entry, tmp_path / "student"))
     hints = [line for line in done.stdout.splitlines() if line.startswith("      Hint: ")]
     assert len(hints) == 1, done.stdout  # the second check that needs client2 refers to the first
-    assert all("Your client2 never got the message meant for it" in hint and "when last looked at, a thread of it "
+    assert all("Your client2 never got the message meant for it" in hint and "while the message waited for it, a thread of it "
                "waited on another thread (a lock, join(), Event.wait(), queue.get()) with a timeout" in hint
                for hint in hints), done.stdout
     assert '      Same cause as "your client2 answers a Ping with a Pong"' in _said(done.stdout, "together")

@@ -97,7 +97,7 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     `judgement`: referee.judge's, for a check that failed. `programs`: yours
     in this run (Seen). `flooded`: the run was ended at referee.MAX_EVENTS
     frames, all in `events`. `held`: your programs that a message was held
-    for, to the end, each with its state when last looked at (a program
+    for, to the end, each with its state while it was (a program
     blocked in something other than a wait for it is never handed one).
     `out_of_time`: the run was hung up because its `seconds` were up, or
     (`stuck`) at once, because nothing more could happen.
@@ -134,7 +134,7 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     if sleeping:
         why = getattr(held[sleeping], "why", "") or "it was asleep or waiting with a timeout"  # waiting.State's words
         return Advice(sleeping + "-sleeping", "Your {} never got the message meant for it: a message is handed only "
-                    "to a program that nothing but a message can wake, and when last looked at, {}. Wait for the "
+                    "to a program that nothing but a message can wake, and while the message waited for it, {}. Wait for the "
                     "message itself, with receive_message(), and do not sleep or wait with a timeout.".format(
                         sleeping, why))
     stopped = next((p for p in focus if p.returncode is None), None)

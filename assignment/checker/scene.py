@@ -72,7 +72,10 @@ class Scene:
         self.events, self.links, self.programs = [], [], {}
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.dropped = []  # roles that connected a second time to the server the referee plays
-        self.seen_as = {}  # program name -> its state (waiting.READY, ...; "gone") when last looked at
+        # program name -> its state (waiting.READY, ...; "gone") when looked at while a message waited for it,
+        # a SLEEPING look kept over later BUSY ones (a thread that wakes every 0.1 s is now and then caught
+        # running: it is the sleep that keeps the message from it)
+        self.held_as = {}
         self.undelivered = {}  # program name -> that state (HIDDEN: it hid it), if frames for it were held to the end
         self.heard = {}  # program name -> when it last sent anything, was handed a message, or started
         # What a program's wait ends on when a message comes (see _connections): the program's ends of the
@@ -247,6 +250,7 @@ class Scene:
                 self._closed(link)
                 return
             link.outbox.pop(0)
+            self.held_as.pop(getattr(link.program, "name", None), None)  # a later hold starts afresh
             if link.program is not None:  # where waiting is not seen: its silence counts from now
                 self.heard[link.program.name] = time.monotonic()
             if len(self.events) < referee.MAX_EVENTS:
@@ -309,12 +313,15 @@ class Scene:
         of silence stands in for it.
         """
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
-            self.seen_as[program.name] = "gone"
+            if delivering:
+                self.held_as[program.name] = "gone"
             return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not self.sees_waiting:
             return time.monotonic() - max(self.heard[program.name], self.t0 + since) >= QUIET_SECONDS
         ends = self._connections(program)
-        now = self.seen_as[program.name] = self.start.state(program, ends)
+        now = self.start.state(program, ends)
+        if delivering and not (now == waiting.BUSY and self.held_as.get(program.name) == waiting.SLEEPING):
+            self.held_as[program.name] = now
         if now == waiting.BUSY:
             return not delivering and self.now() - since >= self.settle_seconds
         if now == waiting.SLEEPING:
@@ -565,7 +572,7 @@ class Scene:
         for link in list(self.links):
             self._flush(link)
             if link.open and link.outbox and link.program is not None:  # held to the end: why it was is kept
-                seen = self.seen_as.get(link.program.name, "")
+                seen = self.held_as.get(link.program.name, "")
                 if seen == waiting.BUSY and waiting.hides(link.program.tree()):
                     seen = HIDDEN
                 self.undelivered[link.program.name] = seen
