@@ -32,6 +32,7 @@ CONCERNS = {  # kind -> what it means, as the course report says it
     "slept": "a program could wake by itself (asleep, a timer, a timeout) or waited on something other than its "
              "connection, while a message waited for it",
     "hid": "a program hid what it waited in",
+    "escaped": "a program killed the process the grader ran it under",
     "outside": "code outside the regions was changed",
     "missing": "a file is missing, or could not be run",
     "renamed": "a file was named otherwise, and used",
@@ -101,6 +102,8 @@ def _concerns(taken: intake.Intake, traces: dict[str, scene.Trace], verdicts: tu
     for played, trace in traces.items():
         found += [Concern("limit", f"{name} {run.limit} ({played} scene)")
                   for name, run in trace.runs.items() if run.limit]
+        found += [Concern("escaped", f"{name}, in the {played} scene") for name, run in trace.runs.items()
+                  if run.escaped]
         for name, state in trace.undelivered.items():
             if state in held:
                 why = getattr(state, "why", "")  # what was seen (waiting.State), if it was seen
@@ -123,6 +126,11 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, sai
     if taken.problem:
         return Verdict(test, False, f"Not run: {taken.problem}", _UNREADABLE)
     trace = traces[referee.CHECKS[test.key][0]]
+    escaped = " and ".join(f"your {name}" for name, run in trace.runs.items() if run.escaped)
+    if escaped:  # not root, a program may kill its warden; it dies with it, sooner or later: no verdict hangs on when
+        return Verdict(test, False, f"Not judged: {escaped} killed the process the grader ran it under (its "
+                       "parent), and what a run shows after that proves nothing. Leave other processes alone.",
+                       _ESCAPED)
     judgement = feedback.judge(test.key, trace)
     empty = None if judgement.passed else region.not_written(test.key, taken.files)
     if empty is not None:  # a step not begun: one line, not why each of its tests failed
@@ -142,6 +150,7 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, sai
 
 # The hints of the informational tests, and of a submission that could not be read: their outputs say more.
 _UNREADABLE = advice.Advice("unreadable", "Upload the two files, or a zip that holds them.")
+_ESCAPED = advice.Advice("escaped", "Do not signal or kill other processes: the exchange needs only messages.")
 _MISSING = advice.Advice("file-missing", "Upload both files, named exactly as in the handout.")
 
 

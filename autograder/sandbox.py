@@ -122,6 +122,7 @@ class Program:
     _run: ProgramRun | None = None
     _halted: tuple[bool, bool] | None = None  # once halted: (killed by us, ran as many processes as it may)
     _at_stop: str = ""  # what it was doing just before it was halted, if it was looked at
+    _forced: bool = False  # we killed its warden (it would not end): the warden did not die by the program's hand
 
     def _read_status(self, timeout: float) -> None:
         """Take in what the warden reported, waiting up to `timeout` s for the program's exit."""
@@ -193,8 +194,12 @@ class Program:
         else:  # stopped by us, or (not root) it killed its warden, which killed it
             code, cpu = (None if killed else -signal.SIGKILL), None
         limit = "processes" if crowded else _limit(self.caps, code, cpu, stderr.text, biggest)
+        # A warden ends by itself (0), or when we tell it to; dead of a signal we did not send, the program
+        # killed it (not root, it may): what the run showed after that proves nothing.
+        escaped = self.keeper.returncode is not None and self.keeper.returncode < 0 and not self._forced
         self._run = ProgramRun(self.name, None if killed else code, killed, stdout, stderr,
-                               self.caps.describe(limit) if limit else "", self._at_stop if killed else "")
+                               self.caps.describe(limit) if limit else "", self._at_stop if killed else "",
+                               escaped)
         return self._run
 
     def _end(self) -> None:
@@ -202,6 +207,7 @@ class Program:
         try:
             _wait_for(self.keeper, END_SECONDS)
         except BaseException as error:  # too slow, or interrupted: it must not live on unknown to us
+            self._forced = True
             self.keeper.kill()
             self.keeper.wait()
             if not isinstance(error, subprocess.TimeoutExpired):

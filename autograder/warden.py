@@ -16,12 +16,14 @@ than the grader starting the program itself:
 - It shields the grader: the program's parent is the warden, so
   `os.kill(os.getppid(), 9)` cannot reach the grader. As root the warden stays
   root's, and a program running as the sandbox user cannot signal it at all.
+  Not root, the program may kill the warden (and is killed with it): the
+  grader sees the warden die of a signal, and the run then counts for nothing.
 - It reports, on a pipe only it holds: the program's pid, that it let the
   program go, then its exit status and CPU time (the grader needs both to
   name a limit the program hit).
 
 On SIGTERM (the grader ending the program, or the grader dying: the warden
-asks for SIGTERM as its parent-death signal) it kills every descendant, reaps
+asks for SIGTERM as its parent-death signal; from anyone else it is ignored) it kills every descendant, reaps
 them, and exits; as root it then kills every process of the program's user,
 wherever it is. It also exits by itself once it has no descendant left.
 
@@ -401,6 +403,19 @@ def uid_of(pid: int) -> int | None:
     return None
 
 
+def _next_signal(grader: int) -> int:
+    """The next SIGCHLD, or SIGTERM from the grader (or from the kernel when the grader dies, in its name).
+    Not root, the program runs as our user and may send us SIGTERM too: that one is not its to give, and
+    changes nothing. (It may send SIGKILL, which nothing can ignore: the grader sees we died of it.)
+    Without sigwaitinfo (macOS) the sender cannot be told: any SIGTERM counts."""
+    while True:
+        if not hasattr(signal, "sigwaitinfo"):
+            return signal.sigwait({signal.SIGTERM, signal.SIGCHLD})
+        info = signal.sigwaitinfo({signal.SIGTERM, signal.SIGCHLD})
+        if info.si_signo != signal.SIGTERM or info.si_pid == grader:
+            return info.si_signo
+
+
 def main(argv: list[str]) -> int:
     """warden.py STATUS_FD GRADER_PID UID GID KEEP_FDS LIMITS -- PROGRAM ARGS..."""
     status_fd, grader, uid, gid = (int(value) for value in argv[:4])
@@ -445,7 +460,7 @@ def main(argv: list[str]) -> int:
     # there, whatever it did first.
     _report(status_fd, "running\n")
     while True:
-        if signal.sigwait({signal.SIGTERM, signal.SIGCHLD}) == signal.SIGTERM:
+        if _next_signal(grader) == signal.SIGTERM:
             if not end(me, child, status_fd):
                 return 3  # the grader makes sure, as it can (see sandbox._make_sure)
             break

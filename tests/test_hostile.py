@@ -78,6 +78,8 @@ CATALOGUE = {
     "waits_on_stdin": Entry(BOTH, ("client2_answers",)),  # the server crashes
     "loops_forever": Entry(BOTH, NONE, HANGING),
     "kills_its_parent": Entry(BOTH, ALL, passes_not_root=NONE),
+    "kills_its_parent_at_exit": Entry(BOTH, ALL, passes_not_root=NONE),
+    "ends_its_parent": Entry(BOTH, ALL),
     "kills_everything": Entry(BOTH, ALL, root_only=True),
     "leaves_ipc": Entry(CLIENT2, ALL, root_only=True),  # not root, what it makes is the user's own
     # On the skeletons, which hold no answer: whatever answer it finds, the grader left it open.
@@ -221,6 +223,8 @@ def test_a_fake_results_file_is_never_taken(graded, tmp_path_factory):
     ("gigabytes", "Your client2 used more than 512 MiB of memory"),
     ("prints_megabytes", "Your client2 wrote more than 64 MiB (to a file, or printed)"),
     ("waits_on_stdin", "EOFError"),
+    pytest.param("kills_its_parent_at_exit", "killed the process the grader ran it under",
+                 marks=pytest.mark.skipif(AS_ROOT, reason="as root, a program cannot signal its warden")),
 ])
 def test_the_message_names_what_went_wrong(graded, name, words):
     assert words in everything_said(graded[name].results)
@@ -271,7 +275,8 @@ def test_system_v_ipc_a_program_made_is_removed(graded):
 # Not root, nothing may see what a program that made itself not dumpable waits in: it hid, and is
 # never counted as waiting (before, it counted as waiting, and its sleep-then-Pong scored 100).
 NOT_ROOT = ({"solution": points(ALL), "daemon": points(ALL), "daemon-2": points(ALL), "daemon-3": points(ALL),
-             "daemon-4": points(ALL), "kills_its_parent": points(NONE),
+             "daemon-4": points(ALL), "kills_its_parent": points(NONE), "kills_its_parent_at_exit": points(NONE),
+             "ends_its_parent": points(ALL),
              "cheat_client2_hides_then_sleeps_then_pongs": points(SERVER)}, {"fork_bomb": points(SERVER)})
 GRADE_AS_IS = """
 import json, sys, threading
@@ -346,6 +351,9 @@ def test_grading_as_an_ordinary_user_works_with_limits_and_says_so_once():
         assert time.monotonic() - started < QUICK + HANGING
         found = json.loads(done.stdout)
         assert {name: score for name, (score, _, _) in found.items()} == {**NOT_ROOT[0], **NOT_ROOT[1]}, json.dumps(found, indent=1)
+        for name in ("kills_its_parent", "kills_its_parent_at_exit"):  # each graded test, for that reason
+            outputs = found[name][2]
+            assert sum("killed the process the grader ran it under" in said for said in outputs) == len(ALL), outputs
         for name, (_, notes, _) in found.items():  # said once, in the grade's notes
             said = [note for note in notes if "Student code ran as" in note]
             assert len(said) == 1 and "ran as nobody" in said[0] and "without a sandbox user" in said[0], notes

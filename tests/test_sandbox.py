@@ -264,7 +264,20 @@ def test_a_program_that_kills_its_parent_does_not_reach_the_grader(place):
         assert "PermissionError" in result.traceback, result
     else:  # its warden dies, and takes it along: the grader is two steps up
         assert result.returncode == -signal.SIGKILL, result
+    assert result.escaped == (not AS_ROOT), result  # not root, the run proves nothing: grading fails its tests
     os.kill(os.getpid(), 0)
+
+
+def test_a_program_that_tells_its_parent_to_end_it_is_not_ended(place):
+    """SIGTERM is the grader's word to end a program; as root the program cannot send it, not root the
+    warden takes it from the grader alone. Had the warden obeyed, it would have killed the program in
+    the half second the program then watches it (any time after that, the program has printed)."""
+    result = run(place, "import os, signal, time\nparent = os.getppid()\n"
+                        "try:\n    os.kill(parent, signal.SIGTERM)\nexcept OSError:\n    pass\n"
+                        "end = time.monotonic() + 0.5\n"
+                        "while time.monotonic() < end and os.getppid() == parent:\n    time.sleep(0.01)\n"
+                        "print('still here' if os.getppid() == parent else 'orphaned')\n")
+    assert (result.returncode, result.stdout.text, result.escaped) == (0, "still here\n", False), result
 
 
 @needs_proc

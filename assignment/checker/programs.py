@@ -92,6 +92,7 @@ class Run:
     stderr: Output
     limit: str = ""  # a limit it went over, in plain words (the autograder's limits), or ""
     at_stop: str = ""  # killed: what it was doing when stopped ("busy", ...; see advice.Seen.at_stop)
+    escaped: bool = False  # it killed the process the autograder ran it under: its run proves nothing
 
     @property
     def ended_by_itself(self):
