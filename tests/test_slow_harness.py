@@ -192,3 +192,46 @@ def test_a_client2_that_speaks_after_the_server_dropped_it_is_logged_and_grading
         server.close()
         tapping.close()
         scene.close(0.0)
+
+
+def test_the_port_handed_to_a_server_stays_the_scenes_until_the_scene_has_seen_it_end(tmp_path):
+    """Nor on who grades beside it. A server that ends at once freed its port, and another grading's
+    listener could be given it before the referee dialed: the referee greeted another grading's
+    referee, and an honest submission graded beside lost its points. The port stays the scene's until
+    the scene has seen the server end; a dial then reaches no one, and its link closes."""
+    script = tmp_path / "server_student.py"
+    script.write_text("pass\n")  # ends at once, never accepting
+    scene = scenes.Scene(Limits(scenario_seconds=BOUND, settle_seconds=0.1), programs.Processes(FOLDER))
+    listening = scene.listener()
+    port = listening.getsockname()[1]
+
+    def taken(port: int) -> bool:
+        other = socket.socket()
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT, never past a listener
+        try:
+            other.bind((scenes.HOST, port))
+        except OSError:
+            return True
+        finally:
+            other.close()
+        return False
+
+    try:
+        server, = scene.start_all([("server", script, port, listening)])
+        assert _within(BOUND, server.exited), "the server did not end"
+        assert taken(port), "the server's port was free before the scene saw it end"
+        link = scene.connect("client1", port, server)
+        assert scene.wait(lambda: not link.open, within=BOUND), "a dial into the ended server's port stayed open"
+        assert not taken(port)
+    finally:
+        scene.close(0.0)
+
+
+def _within(seconds: float, done) -> bool:
+    """Whether done() comes true within `seconds` (looked at every 10 ms: nothing announces it here)."""
+    end = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True

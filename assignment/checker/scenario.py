@@ -30,7 +30,7 @@ NEEDS = {"client2": ("client2_student.py",), "server": ("server_student.py",),
 @dataclass(frozen=True)
 class Limits:
     scenario_seconds: float = 5.0  # the whole scene, from its programs' start to hang-up
-    settle_seconds: float = 1.0  # after the exchange, the longest wait for a busy program to go quiet
+    settle_seconds: float = 1.0  # the longest wait for a busy program (before the exchange, or asleep) to go quiet
     exit_seconds: float = 1.0  # how long programs get to end by themselves after the exchange
 
 
@@ -84,10 +84,7 @@ def _server(files, limits, start, halt):
     listening = scene.listener()
     port = listening.getsockname()[1]
     try:
-        try:
-            server, = scene.start_all([("server", files["server_student.py"], port, listening)])
-        finally:
-            listening.close()  # the server has its own copy now
+        server, = scene.start_all([("server", files["server_student.py"], port, listening)])
         client2 = scene.connect("client2", port, server)
         client1 = scene.connect("client1", port, server)
         scene.send(client1, Ping)
@@ -107,18 +104,15 @@ def _together(files, limits, start, halt):
     port = listening.getsockname()[1]
     client1 = None
     try:
-        try:  # side by side: the two start-ups are most of the scene's time
-            server, client2 = scene.start_all([
-                ("server", files["server_student.py"], port, listening),
-                ("client2", files["client2_student.py"], tapping.getsockname()[1], None),
-            ])
-        finally:
-            listening.close()  # the server has its own copy now
+        server, client2 = scene.start_all([  # side by side: the two start-ups are most of the scene's time
+            ("server", files["server_student.py"], port, listening),
+            ("client2", files["client2_student.py"], tapping.getsockname()[1], None),
+        ])
         scene.tap(tapping, port, server, client2, "client2")
         client1 = scene.connect("client1", port, server)
         tapped = lambda: any(k.greeted and k.partner is not None for k in scene.links)  # noqa: E731
         scene.wait(lambda: tapped() or scene.gone(client2) or scene.gone(server))
-        scene.settle()
+        scene.settle(before=True)
         scene.send(client1, Ping)
         scene.wait(lambda: bool(client1.received) or not client1.open)
         scene.settle()

@@ -82,6 +82,11 @@ class Scene:
         # referee's connections (the referee's socket -> the inode of the program's end, once found), and
         # the listening socket handed to a server (program name -> its inode).
         self.far_ends, self.handed = {}, {}
+        # program name -> the listening socket it was handed, which the referee holds too until it sees the
+        # program end: till then the port is this scene's, and what the referee dials there reaches your
+        # server or nobody (freed while the referee might still dial it, another grading's listener was once
+        # given it, and a referee greeted another grading's referee). See _let_go.
+        self.kept = {}
         # For the hint only (see advice.hint): each program's state at the hang-up, whether the scene's time
         # was up then, and the programs seen to close a connection before it, in order.
         self.at_end, self.out_of_time, self.closed = {}, False, []
@@ -128,9 +133,11 @@ class Scene:
     def start_all(self, wanted):
         """Start programs side by side: (name, script, port, listening socket or None) each. A server is
         handed `listening` where it can be; elsewhere it is closed, for the server to bind its port itself.
-        Those started are the scene's to stop, even when a later one fails to start."""
+        Those started are the scene's to stop, even when a later one fails to start; every socket in
+        `wanted` is the scene's to close."""
         launches, programs = [], []
         begun = time.monotonic()
+        self.kept.update((name, listening) for name, _, _, listening in wanted if listening is not None)
         try:
             for name, script, port, listening in wanted:
                 # A client tries to connect for the scene's whole time, which counts from when the programs
@@ -143,7 +150,7 @@ class Scene:
                     fds = (listening.fileno(),)
                     self.handed[name] = os.fstat(listening.fileno()).st_ino
                 elif listening is not None:
-                    listening.close()
+                    self.kept.pop(name).close()
                 launches.append(self.start.launch(name, script, env, fds))
             while launches:
                 program = launches.pop(0).started()
@@ -214,6 +221,8 @@ class Scene:
     def _dial(self, port, server):
         """A connection to your server: at once where it was handed its socket, else once it listens
         (nothing announces that: look again every 20 ms, while it runs and the scene has time)."""
+        if server is not None and server.name in self.handed and server.name not in self.kept:
+            return None  # it has ended, and its port is no longer the scene's: whoever holds it now is not it
         while True:
             try:
                 return socket.create_connection((_ADDRESS, port), timeout=max(0.1, self.left()))
@@ -300,7 +309,7 @@ class Scene:
         """Who sent what waits in `link`'s outbox: the referee's role, or the program across the tap."""
         return link.me if link.partner is None else link.partner.peer
 
-    def _settled(self, program, since, delivering=True):
+    def _settled(self, program, since, delivering=True, asleep_too=False):
         """Is `program` waiting for a message (or gone), with all it sent so far read?
 
         A program blocked on anything but its connections (asleep, a timer,
@@ -309,8 +318,10 @@ class Scene:
         about to send, and a program that computes, then sends, then receives
         must not find a message waiting that makes its send look like an
         answer. When nothing is to be delivered (settle), a program busy for
-        settle_seconds is done enough. Where waiting cannot be seen, a spell
-        of silence stands in for it.
+        settle_seconds is done enough; so is one asleep, before the exchange
+        (`asleep_too`: what it sends when it wakes comes before any message was
+        handed to it, which the log shows). Where waiting cannot be seen, a
+        spell of silence stands in for it.
         """
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             if delivering:
@@ -322,7 +333,7 @@ class Scene:
         now = self.start.state(program, ends)
         if delivering and not (now == waiting.BUSY and self.held_as.get(program.name) == waiting.SLEEPING):
             self.held_as[program.name] = now
-        if now == waiting.BUSY:
+        if now == waiting.BUSY or (asleep_too and now == waiting.SLEEPING):
             return not delivering and self.now() - since >= self.settle_seconds
         if now == waiting.SLEEPING:
             return False
@@ -364,6 +375,7 @@ class Scene:
         """
         stop = time.monotonic() + (self.left() if within is None else min(within, self.left()))
         while True:
+            self._let_go()
             for link in self.links:
                 self._flush(link)
             if done():
@@ -380,6 +392,13 @@ class Scene:
                 (remaining if self.pidfds else 0.05)
             for key, _ in self.selector.select(min(remaining, nap)):
                 self._handle(key)
+
+    def _let_go(self):
+        """Close the listening socket handed to a program once it has ended (whatever it started may hold
+        it still): the port is free again, and what waited unaccepted in its backlog is reset, so the
+        referee's links to it close."""
+        for name in [name for name in self.kept if name in self.programs and self.programs[name].exited()]:
+            self.kept.pop(name).close()
 
     def _stuck(self):
         """Can nothing more happen? Every program of the scene is gone or waits for a message only the
@@ -407,11 +426,14 @@ class Scene:
         seen = self.start.state(program, self._connections(program))
         return seen == waiting.READY and not getattr(seen, "wakes", "")
 
-    def settle(self):
-        """Wait until every program waits or is gone (bounded)."""
+    def settle(self, before=False):
+        """Wait until every program waits or is gone (bounded). `before` the exchange, a program asleep
+        holds it up no longer than a busy one: the first message would only be held for it, and the scene
+        would run out of time before sending it (then how far your other programs got in the last
+        milliseconds chose the hint). After, one asleep is waited for to the end: it may still send."""
         since = self.now()
-        self.wait(lambda: all(self._settled(p, since, delivering=False) for p in self.programs.values()),
-                  polling=True)
+        self.wait(lambda: all(self._settled(p, since, delivering=False, asleep_too=before)
+                              for p in self.programs.values()), polling=True)
 
     def _handle(self, key):
         self.handled += 1
@@ -595,6 +617,9 @@ class Scene:
                                                                  self._stopping)))
         for link in list(self.links):
             self._closed(link)
+        for listening in self.kept.values():
+            listening.close()
+        self.kept.clear()
         for fd in self.pidfds:
             os.close(fd)
         self.selector.close()
