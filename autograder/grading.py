@@ -32,7 +32,7 @@ CONCERNS = {  # kind -> what it means, as the course report says it
     "slept": "a program could wake by itself (asleep, a timer, a timeout) or waited on something other than its "
              "connection, while a message waited for it",
     "hid": "a program hid what it waited in",
-    "escaped": "a program killed the process the grader ran it under",
+    "escaped": "the process the grader ran a program under was killed (by the program, most likely)",
     "outside": "code outside the regions was changed",
     "missing": "a file is missing, or could not be run",
     "renamed": "a file was named otherwise, and used",
@@ -128,9 +128,9 @@ def _verdict(test: Test, taken: intake.Intake, traces: dict, rubric: Rubric, sai
     trace = traces[referee.CHECKS[test.key][0]]
     escaped = " and ".join(f"your {name}" for name, run in trace.runs.items() if run.escaped)
     if escaped:  # not root, a program may kill its warden; it dies with it, sooner or later: no verdict hangs on when
-        return Verdict(test, False, f"Not judged: {escaped} killed the process the grader ran it under (its "
-                       "parent), and what a run shows after that proves nothing. Leave other processes alone.",
-                       _ESCAPED)
+        return Verdict(test, False, f"Not judged: the process the grader ran {escaped} under (its parent) was "
+                       "killed while it ran, so what this run shows proves nothing. A program can do that itself "
+                       "(os.kill(os.getppid(), ...)): leave other processes alone.", _ESCAPED)
     judgement = feedback.judge(test.key, trace)
     empty = None if judgement.passed else region.not_written(test.key, taken.files)
     if empty is not None:  # a step not begun: one line, not why each of its tests failed

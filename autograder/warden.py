@@ -403,16 +403,20 @@ def uid_of(pid: int) -> int | None:
     return None
 
 
+_SI_USER = 0  # siginfo's si_code for kill() and the parent-death signal; sigqueue() gives a negative one
+
+
 def _next_signal(grader: int) -> int:
-    """The next SIGCHLD, or SIGTERM from the grader (or from the kernel when the grader dies, in its name).
-    Not root, the program runs as our user and may send us SIGTERM too: that one is not its to give, and
-    changes nothing. (It may send SIGKILL, which nothing can ignore: the grader sees we died of it.)
+    """The next SIGCHLD, or SIGTERM from the grader (its kill(), or the kernel's when the grader dies, in
+    its name). Not root, the program runs as our user and may send us SIGTERM too: that one is not its to
+    give, and changes nothing (sigqueue() could claim to come from the grader, but not as kill() does).
+    It may send SIGKILL, which nothing can ignore: the grader sees we died of it.
     Without sigwaitinfo (macOS) the sender cannot be told: any SIGTERM counts."""
     while True:
         if not hasattr(signal, "sigwaitinfo"):
             return signal.sigwait({signal.SIGTERM, signal.SIGCHLD})
         info = signal.sigwaitinfo({signal.SIGTERM, signal.SIGCHLD})
-        if info.si_signo != signal.SIGTERM or info.si_pid == grader:
+        if info.si_signo != signal.SIGTERM or (info.si_pid == grader and info.si_code == _SI_USER):
             return info.si_signo
 
 

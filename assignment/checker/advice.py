@@ -97,7 +97,7 @@ def hint(judgement, events=(), programs=(), seconds=0.0, flooded=False, held=Non
     `judgement`: referee.judge's, for a check that failed. `programs`: yours
     in this run (Seen). `flooded`: the run was ended at referee.MAX_EVENTS
     frames, all in `events`. `held`: your programs that a message was held
-    for, to the end, each with its state while it was (a program
+    for, to the end, each with the state it was seen in most while held (a program
     blocked in something other than a wait for it is never handed one).
     `out_of_time`: the run was hung up because its `seconds` were up, or
     (`stuck`) at once, because nothing more could happen.

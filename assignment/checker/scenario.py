@@ -30,7 +30,7 @@ NEEDS = {"client2": ("client2_student.py",), "server": ("server_student.py",),
 @dataclass(frozen=True)
 class Limits:
     scenario_seconds: float = 5.0  # the whole scene, from its programs' start to hang-up
-    settle_seconds: float = 1.0  # the longest wait for a busy program (before the exchange, or asleep) to go quiet
+    settle_seconds: float = 1.0  # the longest wait for a busy program, or before the exchange an asleep one
     exit_seconds: float = 1.0  # how long programs get to end by themselves after the exchange
 
 

@@ -35,6 +35,7 @@ _ADDRESS = HOST.encode()  # as bytes: given a str, getaddrinfo loads the idna co
 NEVER = float("inf")  # Event.passed of a frame that was sent but never delivered
 QUIET_SECONDS = 0.25  # where waiting cannot be seen: a program silent this long is taken to be waiting
 CONFIRM_SECONDS = 0.1  # a scene where nothing more can happen is looked at again after this long, then ended
+DIAL_SECONDS = 1.0  # the longest a connect to your server may take: on this machine, it takes microseconds
 _PIDFD_OPEN = getattr(os, "pidfd_open", None)  # Linux, Python 3.9 or newer
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
 HIDDEN = "hidden"  # busy, as far as anyone could tell: it hid what it waits in (said of a message held to the end)
@@ -72,9 +73,9 @@ class Scene:
         self.events, self.links, self.programs = [], [], {}
         self.unlogged = 0  # frames past referee.MAX_EVENTS: counted, not written down
         self.dropped = []  # roles that connected a second time to the server the referee plays
-        # program name -> its state (waiting.READY, ...; "gone") when looked at while a message waited for it,
-        # a SLEEPING look kept over later BUSY ones (a thread that wakes every 0.1 s is now and then caught
-        # running: it is the sleep that keeps the message from it)
+        # program name -> the states (waiting.READY, ...; "gone") it was seen in while a message waited for it:
+        # {state: (how many looks, the last State so seen)}. Why the message was held is the state seen most,
+        # not the last one: a thread that wakes every 0.1 s is now and then caught running (see _why_held).
         self.held_as = {}
         self.undelivered = {}  # program name -> that state (HIDDEN: it hid it), if frames for it were held to the end
         self.heard = {}  # program name -> when it last sent anything, was handed a message, or started
@@ -189,8 +190,10 @@ class Scene:
         self.selector.register(listening, selectors.EVENT_READ, ("serve", program))
 
     def connect(self, me, port, program):
-        """The referee plays client `me`, connecting to your server and saying hello. A server that is
-        already gone (a syntax error ends it at once) refuses: the link is then closed from the start."""
+        """The referee plays client `me`, connecting to your server and saying hello. A server that was
+        handed its socket and is gone already (a syntax error ends it at once) never accepts: the link
+        closes once the scene sees it gone (_let_go); one that binds its port itself refuses, and the link
+        is closed from the start."""
         sock = self._dial(port, program)
         if sock is None:
             link = Link(None, me, "server", program, open=False)
@@ -225,7 +228,8 @@ class Scene:
             return None  # it has ended, and its port is no longer the scene's: whoever holds it now is not it
         while True:
             try:
-                return socket.create_connection((_ADDRESS, port), timeout=max(0.1, self.left()))
+                # Bounded: into a full backlog (a server that accepts no more) a connect would wait it all out.
+                return socket.create_connection((_ADDRESS, port), timeout=max(0.1, min(DIAL_SECONDS, self.left())))
             except OSError:
                 if server is None or server.name in self.handed or server.exited() or self.left() <= 0:
                     return None
@@ -325,20 +329,28 @@ class Scene:
         """
         if program.exited() and not program.tree():  # gone, and nothing it started lives on
             if delivering:
-                self.held_as[program.name] = "gone"
+                self._seen_held(program.name, "gone")
             return self._nothing_readable()  # what it sent before it ended comes first in the log
         if not self.sees_waiting:
             return time.monotonic() - max(self.heard[program.name], self.t0 + since) >= QUIET_SECONDS
         ends = self._connections(program)
         now = self.start.state(program, ends)
-        if delivering and not (now == waiting.BUSY and self.held_as.get(program.name) == waiting.SLEEPING):
-            self.held_as[program.name] = now
+        if delivering:
+            self._seen_held(program.name, now)
         if now == waiting.BUSY or (asleep_too and now == waiting.SLEEPING):
             return not delivering and self.now() - since >= self.settle_seconds
         if now == waiting.SLEEPING:
             return False
         return (self._all_sent(program) and self._nothing_readable()
                 and self.start.state(program, ends) == waiting.READY)
+
+    def _seen_held(self, name, state):
+        seen = self.held_as.setdefault(name, {})
+        seen[state] = (seen.get(state, (0,))[0] + 1, state)
+
+    def _why_held(self, name):
+        """The state a program was seen in most while a message waited for it ('' if it was never looked at)."""
+        return max(self.held_as.get(name, {}).values(), key=lambda seen: seen[0], default=(0, ""))[1]
 
     def _connections(self, program):
         """The inodes of `program`'s sockets that a message from the referee comes on: its ends of the
@@ -540,6 +552,8 @@ class Scene:
         self.selector.unregister(link.sock)
         link.sock.close()
         held, link.outbox = link.outbox, []  # out of the outbox first: _bound counts each frame once
+        if held and link.program is not None:
+            self.held_as.pop(link.program.name, None)
         for frame, _, seen in held:  # sent all the same: the log shows it, never delivered
             self._log(referee.Event(frame, self._sender(link), link.peer, seen, NEVER))
         partner = link.partner
@@ -594,7 +608,7 @@ class Scene:
         for link in list(self.links):
             self._flush(link)
             if link.open and link.outbox and link.program is not None:  # held to the end: why it was is kept
-                seen = self.held_as.get(link.program.name, "")
+                seen = self._why_held(link.program.name)
                 if seen == waiting.BUSY and waiting.hides(link.program.tree()):
                     seen = HIDDEN
                 self.undelivered[link.program.name] = seen
@@ -608,19 +622,21 @@ class Scene:
                 self._closed(link)
         programs = list(self.programs.values())
         try:
-            if relay and not self.halted:
-                self.deadline = time.monotonic() + grace
-                self.wait(lambda: all(program.exited() for program in programs))
-                grace = 0.0
-        finally:
-            runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace,
-                                                                 self._stopping)))
-        for link in list(self.links):
-            self._closed(link)
-        for listening in self.kept.values():
-            listening.close()
-        self.kept.clear()
-        for fd in self.pidfds:
-            os.close(fd)
-        self.selector.close()
+            try:
+                if relay and not self.halted:
+                    self.deadline = time.monotonic() + grace
+                    self.wait(lambda: all(program.exited() for program in programs))
+                    grace = 0.0
+            finally:
+                runs = dict(zip(self.programs, self.start.stop_all(programs, 0.0 if self.halted else grace,
+                                                                     self._stopping)))
+        finally:  # stopped or not (interrupted, or a program could not be), the scene lets go of all it holds
+            for link in list(self.links):
+                self._closed(link)
+            for listening in self.kept.values():
+                listening.close()
+            self.kept.clear()
+            for fd in self.pidfds:
+                os.close(fd)
+            self.selector.close()
         return runs
