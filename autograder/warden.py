@@ -23,9 +23,10 @@ than the grader starting the program itself:
   name a limit the program hit).
 
 On SIGTERM (the grader ending the program, or the grader dying: the warden
-asks for SIGTERM as its parent-death signal; from anyone else it is ignored) it kills every descendant, reaps
-them, and exits; as root it then kills every process of the program's user,
-wherever it is. It also exits by itself once it has no descendant left.
+asks for SIGTERM as its parent-death signal; on Linux, a SIGTERM from anyone
+else is ignored) it kills every descendant, reaps them, and exits; as root it
+then kills every process of the program's user, wherever it is. It also exits
+by itself once it has no descendant left.
 
 Standard library only: it runs in isolated mode, with no site, and imports
 only what it needs: it starts once for every student program.
