@@ -327,7 +327,7 @@ class Scene:
         handed to it, which the log shows). Where waiting cannot be seen, a
         spell of silence stands in for it.
         """
-        if program.exited() and not program.tree():  # gone, and nothing it started lives on
+        if self._ended(program):
             if delivering:
                 self._seen_held(program.name, "gone")
             return self._nothing_readable()  # what it sent before it ended comes first in the log
@@ -362,6 +362,11 @@ class Scene:
         if ends is not None and program.name in self.handed:
             ends.add(self.handed[program.name])
         return ends
+
+    @staticmethod
+    def _ended(program):
+        """Gone, and nothing it started lives on."""
+        return program.exited() and not program.tree()
 
     def gone(self, program):
         """Has `program` ended, with all it sent before it ended read? Only then is its end the last word:
@@ -422,7 +427,7 @@ class Scene:
         if not self.sees_waiting or self.halted:
             return False
         still = self._nothing_readable() and all(
-            (program.exited() and not program.tree()) or self._waits_for_good(program)
+            self._ended(program) or self._waits_for_good(program)
             for program in self.programs.values()) and \
             waiting.in_flight([link.sock for link in self.links if link.open]) is False
         now = time.monotonic()
@@ -435,7 +440,7 @@ class Scene:
         return True
 
     def _waits_for_good(self, program):
-        seen = self.start.state(program, self._connections(program))
+        seen = self._doing(program)
         return seen == waiting.READY and not getattr(seen, "wakes", "")
 
     def settle(self, before=False):
@@ -601,8 +606,7 @@ class Scene:
         """
         self.out_of_time = not self.halted and time.monotonic() >= self.deadline
         for name, program in self.programs.items():
-            gone = program.exited() and not program.tree()
-            self.at_end[name] = "gone" if gone else self._doing(program)
+            self.at_end[name] = "gone" if self._ended(program) else self._doing(program)
         for key, _ in self.selector.select(0):  # what arrived before the hang-up goes in the log
             self._handle(key)
         for link in list(self.links):
